@@ -1,0 +1,93 @@
+package store
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jmoiron/sqlx"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// dialect holds what differs between SQLite and PostgreSQL. Queries are
+// written once with ? placeholders and ON CONFLICT clauses both understand.
+type dialect struct {
+	name      string
+	bind      int
+	maxParams int
+}
+
+func dialectOf(driver string) dialect {
+	if driver == DriverPostgres {
+		return dialect{name: DriverPostgres, bind: sqlx.DOLLAR, maxParams: 65535}
+	}
+	// SQLite allows 32766 host parameters since 3.32.
+	return dialect{name: DriverSQLite, bind: sqlx.QUESTION, maxParams: 32766}
+}
+
+// rebind turns ? placeholders into the dialect's own.
+func (d dialect) rebind(query string) string {
+	if d.bind == sqlx.QUESTION {
+		return query
+	}
+	return sqlx.Rebind(d.bind, query)
+}
+
+// transient reports whether err is a lost race that re-running the
+// transaction can win.
+func (d dialect) transient(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return true
+		}
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "40001", "40P01": // serialization_failure, deadlock_detected
+			return true
+		}
+	}
+	return false
+}
+
+// isUniqueViolation reports whether err is a broken UNIQUE or PRIMARY KEY
+// constraint.
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code()
+		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// valuesList returns "(?,?,?),(?,?,?)" for rows rows of cols columns.
+func valuesList(rows, cols int) string {
+	one := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
+	var b strings.Builder
+	b.Grow(rows * (len(one) + 1))
+	for i := range rows {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(one)
+	}
+	return b.String()
+}
+
+// placeholders returns "?,?,?" with n marks.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// chunkRows returns how many rows of cols columns fit in one statement.
+func (d dialect) chunkRows(cols int) int {
+	n := d.maxParams / cols
+	return min(n, 500)
+}

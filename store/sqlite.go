@@ -1,0 +1,68 @@
+package store
+
+import (
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+)
+
+// sqliteDSN builds the modernc.org/sqlite DSN for path. Every connection
+// gets WAL (readers never block the writer), a busy timeout (a second
+// process waits instead of failing), foreign keys, a 64 MiB page cache, and
+// UTC text timestamps that sort as strings.
+func sqliteDSN(path string, readOnly, syncNormal bool) string {
+	q := url.Values{}
+	q.Set("_busy_timeout", "10000")
+	q.Set("_journal_mode", "WAL")
+	q.Set("_foreign_keys", "on")
+	q.Set("_time_format", "sqlite")
+	q.Add("_pragma", "cache_size(-65536)")
+	q.Add("_pragma", "temp_store(memory)")
+	if syncNormal {
+		q.Set("_synchronous", "NORMAL")
+	} else {
+		q.Set("_synchronous", "FULL")
+	}
+	if readOnly {
+		q.Set("_query_only", "true")
+	} else {
+		// Take the write lock at BEGIN: a deferred transaction that upgrades
+		// from read to write can fail with SQLITE_BUSY without waiting.
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+func openSQLite(opts Options) (*Store, error) {
+	path := strings.TrimPrefix(opts.DSN, "file:")
+	if path == "" || strings.Contains(path, ":memory:") || strings.Contains(path, "mode=memory") {
+		return nil, fmt.Errorf("open sqlite store: dsn must be a file path, got %q", opts.DSN)
+	}
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		return nil, fmt.Errorf("open sqlite store: dsn %q: give a plain file path; crmhub sets the connection options itself", opts.DSN)
+	}
+	w, err := sqlx.Open("sqlite", sqliteDSN(path, false, opts.SynchronousNormal))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	// SQLite has one writer at a time; one connection serializes writers in
+	// Go rather than in busy-wait loops.
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	r, err := sqlx.Open("sqlite", sqliteDSN(path, true, opts.SynchronousNormal))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	n := opts.MaxOpenConns
+	if n <= 0 {
+		n = max(4, runtime.GOMAXPROCS(0))
+	}
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	return newStore(DriverSQLite, w, r), nil
+}

@@ -1,0 +1,170 @@
+// Package store is the unified record store: customers and their identities,
+// emails and phones, orders, events, the raw landing table, connector
+// checkpoints, dead letters, merges and API tokens, on SQLite (embedded
+// default) or PostgreSQL (scale-out).
+//
+// Reads go through Store; every write goes through a unit of work (Store.InTx)
+// so that a pipeline stage commits its results and its idempotency mark
+// together, or neither.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Drivers the store runs on.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Options say which database to open.
+type Options struct {
+	// Driver is DriverSQLite or DriverPostgres.
+	Driver string
+	// DSN is a file path for SQLite (":memory:" is not supported: the
+	// reader and writer pools would see different databases) or a
+	// postgres:// URL or key=value string for PostgreSQL.
+	DSN string
+	// MaxOpenConns caps the PostgreSQL pool and the SQLite reader pool;
+	// 0 picks a default.
+	MaxOpenConns int
+	// SynchronousNormal trades durability on power loss for write speed on
+	// SQLite (PRAGMA synchronous=NORMAL). A crash of the process alone never
+	// loses a committed transaction either way.
+	SynchronousNormal bool
+	// Logger receives migration progress; nil discards it.
+	Logger *slog.Logger
+}
+
+// Store is an open unified store. It is safe for concurrent use.
+type Store struct {
+	reader
+	driver string
+	w      *sqlx.DB // writes and units of work
+	r      *sqlx.DB // reads outside units of work; == w on PostgreSQL
+	log    *slog.Logger
+}
+
+// Open connects to the database named by opts and checks that it answers.
+// It does not migrate: call Migrate.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var (
+		s   *Store
+		err error
+	)
+	switch opts.Driver {
+	case DriverSQLite:
+		s, err = openSQLite(opts)
+	case DriverPostgres:
+		s, err = openPostgres(opts)
+	default:
+		return nil, fmt.Errorf("open store: unknown driver %q (want %s or %s)", opts.Driver, DriverSQLite, DriverPostgres)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.log = log
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func newStore(driver string, w, r *sqlx.DB) *Store {
+	return &Store{reader: reader{q: r, d: dialectOf(driver)}, driver: driver, w: w, r: r}
+}
+
+// Driver returns DriverSQLite or DriverPostgres.
+func (s *Store) Driver() string { return s.driver }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping %s store: %w", s.driver, err)
+	}
+	return nil
+}
+
+// Close releases the connections.
+func (s *Store) Close() error {
+	err := s.w.Close()
+	if s.r != s.w {
+		err = errors.Join(err, s.r.Close())
+	}
+	return err
+}
+
+// Tx is a unit of work: everything written through it commits together or
+// not at all. A Tx is not safe for concurrent use and must not be used after
+// the function given to InTx returns.
+type Tx struct {
+	reader
+	tx *sqlx.Tx
+}
+
+// maxTxAttempts bounds how often InTx re-runs a unit of work that lost a
+// lock or serialization race.
+const maxTxAttempts = 5
+
+// InTx runs fn in a transaction and commits it when fn returns nil; any error
+// or panic rolls it back. When the database reports a transient conflict
+// (SQLite busy, PostgreSQL serialization failure or deadlock) the whole unit
+// of work is run again, so fn must not have effects outside the Tx.
+func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = s.inTxOnce(ctx, fn)
+		if err == nil || attempt == maxTxAttempts || !s.d.transient(err) {
+			return err
+		}
+		backoff := time.Duration(attempt*attempt)*5*time.Millisecond + time.Duration(rand.IntN(5))*time.Millisecond
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(backoff):
+		}
+	}
+}
+
+func (s *Store) inTxOnce(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	sqlTx, err := s.w.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = sqlTx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = sqlTx.Rollback()
+		}
+	}()
+	if err := fn(&Tx{reader: reader{q: sqlTx, d: s.d}, tx: sqlTx}); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// reader holds the queries that read; Store runs them on the reader pool and
+// Tx inside its transaction, so a unit of work sees its own writes.
+type reader struct {
+	q sqlx.ExtContext
+	d dialect
+}

@@ -1,0 +1,28 @@
+package store
+
+import (
+	"context"
+	"slices"
+
+	"github.com/jmoiron/sqlx"
+)
+
+func sqlxSelect(ctx context.Context, r reader, dest any, query string, args ...any) error {
+	return sqlx.SelectContext(ctx, r.q, dest, r.d.rebind(query), args...)
+}
+
+func sqlxGet(ctx context.Context, r reader, dest any, query string, args ...any) error {
+	return sqlx.GetContext(ctx, r.q, dest, r.d.rebind(query), args...)
+}
+
+func anySlice[T any](xs []T) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+func sortBy[T any](xs []T, key func(T) int) {
+	slices.SortStableFunc(xs, func(a, b T) int { return key(a) - key(b) })
+}
