@@ -16,7 +16,7 @@ func (r reader) execRows(ctx context.Context, head string, cols int, tail string
 	for start := 0; start < rows; start += per {
 		n := min(per, rows-start)
 		q := r.d.rebind(head + valuesList(n, cols) + tail)
-		if _, err := r.q.ExecContext(ctx, q, args[start*cols:(start+n)*cols]...); err != nil {
+		if _, err := r.exec(ctx, q, args[start*cols:(start+n)*cols]...); err != nil {
 			return err
 		}
 	}
@@ -33,7 +33,7 @@ func (r reader) execIn(ctx context.Context, head string, ids []string, tail stri
 			args[i] = id
 		}
 		q := r.d.rebind(head + "(" + placeholders(len(chunk)) + ")" + tail)
-		if _, err := r.q.ExecContext(ctx, q, args...); err != nil {
+		if _, err := r.exec(ctx, q, args...); err != nil {
 			return err
 		}
 	}

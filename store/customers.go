@@ -53,7 +53,11 @@ func (t *Tx) UpsertCustomers(ctx context.Context, cs []crmhub.Customer) error {
 			idents = append(idents, id.Source, id.ExternalID, id.Type, c.ID)
 		}
 	}
-	err := t.execRows(ctx, `INSERT INTO customers (id, primary_email, primary_phone, first_name, last_name,
+	existing, err := t.indexRows(ctx, ids)
+	if err != nil {
+		return err
+	}
+	err = t.execRows(ctx, `INSERT INTO customers (id, primary_email, primary_phone, first_name, last_name,
 		birthday, merged_into, doc, created_at, updated_at) VALUES `, cols,
 		` ON CONFLICT (id) DO UPDATE SET primary_email = excluded.primary_email,
 		primary_phone = excluded.primary_phone, first_name = excluded.first_name,
@@ -62,27 +66,149 @@ func (t *Tx) UpsertCustomers(ctx context.Context, cs []crmhub.Customer) error {
 	if err != nil {
 		return fmt.Errorf("upsert customers: %w", err)
 	}
-	// The index rows are rewritten from the profile, so they can never
-	// disagree with it.
-	for _, tbl := range []string{"customer_emails", "customer_phones", "identities"} {
-		if err := t.execIn(ctx, "DELETE FROM "+tbl+" WHERE customer_id IN ", ids, ""); err != nil {
-			return fmt.Errorf("clear %s: %w", tbl, err)
+	// The index rows follow the profile exactly. Only what changed is
+	// written: most updates (a new order, a new segment) change none of them.
+	want := wantIndexRows(cs)
+	for _, ix := range customerIndexes {
+		del, add := diffRows(existing[ix.table], want[ix.table])
+		for _, key := range del {
+			if _, err := t.q.ExecContext(ctx, t.d.rebind(ix.delete), key.values(ix.cols)...); err != nil {
+				return fmt.Errorf("update %s: %w", ix.table, err)
+			}
+		}
+		if err := t.execRows(ctx, ix.insert, ix.cols, ix.conflict, flatten(add, ix.cols)); err != nil {
+			return fmt.Errorf("update %s: %w", ix.table, err)
 		}
 	}
-	if err := t.execRows(ctx, "INSERT INTO customer_emails (customer_id, email) VALUES ", 2,
-		" ON CONFLICT DO NOTHING", emails); err != nil {
-		return fmt.Errorf("index customer emails: %w", err)
-	}
-	if err := t.execRows(ctx, "INSERT INTO customer_phones (customer_id, phone) VALUES ", 2,
-		" ON CONFLICT DO NOTHING", phones); err != nil {
-		return fmt.Errorf("index customer phones: %w", err)
-	}
-	if err := t.execRows(ctx, "INSERT INTO identities (source, external_id, source_type, customer_id) VALUES ", 4,
-		` ON CONFLICT (source, external_id) DO UPDATE SET customer_id = excluded.customer_id,
-		source_type = excluded.source_type`, idents); err != nil {
-		return fmt.Errorf("upsert identities: %w", err)
-	}
 	return nil
+}
+
+// customerIndex describes one table derived from profiles. Rows are
+// compared as their column values in insert order; the customer id is
+// always the last column.
+type customerIndex struct {
+	table, selectCols, insert, conflict, delete string
+	cols                                        int
+}
+
+var customerIndexes = []customerIndex{
+	{table: "customer_emails", selectCols: "email, customer_id", cols: 2,
+		insert: "INSERT INTO customer_emails (email, customer_id) VALUES ", conflict: " ON CONFLICT DO NOTHING",
+		delete: "DELETE FROM customer_emails WHERE email = ? AND customer_id = ?"},
+	{table: "customer_phones", selectCols: "phone, customer_id", cols: 2,
+		insert: "INSERT INTO customer_phones (phone, customer_id) VALUES ", conflict: " ON CONFLICT DO NOTHING",
+		delete: "DELETE FROM customer_phones WHERE phone = ? AND customer_id = ?"},
+	// An identity that another profile held moves to this one.
+	{table: "identities", selectCols: "source, external_id, source_type, customer_id", cols: 4,
+		insert: "INSERT INTO identities (source, external_id, source_type, customer_id) VALUES ",
+		conflict: ` ON CONFLICT (source, external_id) DO UPDATE SET customer_id = excluded.customer_id,
+		source_type = excluded.source_type`,
+		delete: "DELETE FROM identities WHERE source = ? AND external_id = ? AND source_type = ? AND customer_id = ?"},
+}
+
+type indexRow [4]string
+
+// indexRows reads the index rows the given profiles have now. New profiles
+// have none, so the per-table reads are skipped for a batch without
+// existing profiles.
+func (t *Tx) indexRows(ctx context.Context, ids []string) (map[string][]indexRow, error) {
+	out := make(map[string][]indexRow, len(customerIndexes))
+	per := t.d.chunkRows(1)
+	for start := 0; start < len(ids); start += per {
+		chunk := anySlice(ids[start:min(start+per, len(ids))])
+		in := "(" + placeholders(len(chunk)) + ")"
+		var found []string
+		if err := sqlxSelect(ctx, t.reader, &found, "SELECT id FROM customers WHERE id IN "+in, chunk...); err != nil {
+			return nil, fmt.Errorf("read customers: %w", err)
+		}
+		if len(found) == 0 {
+			continue
+		}
+		chunk = anySlice(found)
+		in = "(" + placeholders(len(chunk)) + ")"
+		for _, ix := range customerIndexes {
+			rows, err := t.q.QueryContext(ctx, t.d.rebind("SELECT "+ix.selectCols+" FROM "+ix.table+
+				" WHERE customer_id IN "+in), chunk...)
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", ix.table, err)
+			}
+			for rows.Next() {
+				var r indexRow
+				dest := make([]any, ix.cols)
+				for i := range dest {
+					dest[i] = &r[i]
+				}
+				if err := rows.Scan(dest...); err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("read %s: %w", ix.table, err)
+				}
+				out[ix.table] = append(out[ix.table], r)
+			}
+			if err := rows.Close(); err != nil {
+				return nil, fmt.Errorf("read %s: %w", ix.table, err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// wantIndexRows lists the index rows the profiles call for.
+func wantIndexRows(cs []crmhub.Customer) map[string][]indexRow {
+	out := make(map[string][]indexRow, len(customerIndexes))
+	for i := range cs {
+		c := &cs[i]
+		for _, e := range c.Emails {
+			out["customer_emails"] = append(out["customer_emails"], indexRow{e, c.ID})
+		}
+		for _, p := range c.Phones {
+			out["customer_phones"] = append(out["customer_phones"], indexRow{p, c.ID})
+		}
+		for _, id := range c.Identities {
+			out["identities"] = append(out["identities"], indexRow{id.Source, id.ExternalID, id.Type, c.ID})
+		}
+	}
+	return out
+}
+
+// diffRows returns the rows of have that want lacks and the rows of want
+// that have lacks.
+func diffRows(have, want []indexRow) (del, add []indexRow) {
+	in := make(map[indexRow]bool, len(have))
+	for _, r := range have {
+		in[r] = true
+	}
+	keep := make(map[indexRow]bool, len(want))
+	for _, r := range want {
+		if keep[r] {
+			continue
+		}
+		keep[r] = true
+		if !in[r] {
+			add = append(add, r)
+		}
+	}
+	for _, r := range have {
+		if !keep[r] {
+			del = append(del, r)
+		}
+	}
+	return del, add
+}
+
+func (r indexRow) values(cols int) []any {
+	out := make([]any, cols)
+	for i := range out {
+		out[i] = r[i]
+	}
+	return out
+}
+
+func flatten(rows []indexRow, cols int) []any {
+	out := make([]any, 0, len(rows)*cols)
+	for _, r := range rows {
+		out = append(out, r.values(cols)...)
+	}
+	return out
 }
 
 // customerDoc is the JSON kept in customers.doc: the profile without what

@@ -10,6 +10,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,6 +51,7 @@ type Store struct {
 	driver string
 	w      *sqlx.DB // writes and units of work
 	r      *sqlx.DB // reads outside units of work; == w on PostgreSQL
+	stmts  *stmtCache
 	log    *slog.Logger
 }
 
@@ -84,7 +86,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 }
 
 func newStore(driver string, w, r *sqlx.DB) *Store {
-	return &Store{reader: reader{q: r, d: dialectOf(driver)}, driver: driver, w: w, r: r}
+	s := &Store{reader: reader{q: r, d: dialectOf(driver)}, driver: driver, w: w, r: r}
+	if driver == DriverSQLite {
+		s.stmts = newStmtCache(w)
+	}
+	return s
 }
 
 // Driver returns DriverSQLite or DriverPostgres.
@@ -100,6 +106,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close releases the connections.
 func (s *Store) Close() error {
+	s.stmts.close()
 	err := s.w.Close()
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
@@ -127,6 +134,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	var err error
 	for attempt := 1; ; attempt++ {
 		err = s.inTxOnce(ctx, fn)
+		s.stmts.prepareWanted(ctx)
 		if err == nil || attempt == maxTxAttempts || !s.d.transient(err) {
 			return err
 		}
@@ -153,7 +161,7 @@ func (s *Store) inTxOnce(ctx context.Context, fn func(tx *Tx) error) (err error)
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err := fn(&Tx{reader: reader{q: sqlTx, d: s.d}, tx: sqlTx}); err != nil {
+	if err := fn(&Tx{reader: reader{q: sqlTx, d: s.d, tx: sqlTx, stmts: s.stmts}, tx: sqlTx}); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -167,4 +175,25 @@ func (s *Store) inTxOnce(ctx context.Context, fn func(tx *Tx) error) (err error)
 type reader struct {
 	q sqlx.ExtContext
 	d dialect
+	// In a unit of work on SQLite, tx and stmts let bulk statements run
+	// prepared; see stmtCache.
+	tx    *sqlx.Tx
+	stmts *stmtCache
+}
+
+// exec runs a statement that is already in the dialect's placeholders.
+func (r reader) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := r.stmts.lookup(query, len(args)); st != nil && r.tx != nil {
+		return r.tx.StmtxContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return r.q.ExecContext(ctx, query, args...)
+}
+
+// selectRows runs a query that is already in the dialect's placeholders and
+// scans every row into dest.
+func (r reader) selectRows(ctx context.Context, dest any, query string, args ...any) error {
+	if st := r.stmts.lookup(query, len(args)); st != nil && r.tx != nil {
+		return r.tx.StmtxContext(ctx, st).SelectContext(ctx, dest, args...)
+	}
+	return sqlx.SelectContext(ctx, r.q, dest, query, args...)
 }

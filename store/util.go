@@ -8,7 +8,7 @@ import (
 )
 
 func sqlxSelect(ctx context.Context, r reader, dest any, query string, args ...any) error {
-	return sqlx.SelectContext(ctx, r.q, dest, r.d.rebind(query), args...)
+	return r.selectRows(ctx, dest, r.d.rebind(query), args...)
 }
 
 func sqlxGet(ctx context.Context, r reader, dest any, query string, args ...any) error {

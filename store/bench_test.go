@@ -1,0 +1,104 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/crmhub/crmhub"
+	"github.com/crmhub/crmhub/store"
+	"github.com/crmhub/crmhub/store/storetest"
+)
+
+// benchBatch is how many records one unit of work writes: the size a
+// pipeline stage batches to.
+const benchBatch = 1000
+
+// benchCustomers makes n realistic profiles: an email, a phone, an identity,
+// an address and a few attributes each.
+func benchCustomers(n int, seq string) []crmhub.Customer {
+	cs := make([]crmhub.Customer, n)
+	for i := range cs {
+		email := fmt.Sprintf("customer%s-%d@example.com", seq, i)
+		phone := fmt.Sprintf("+9715%08d", i)
+		cs[i] = crmhub.Customer{
+			ID: crmhub.NewID(crmhub.CustomerIDPrefix), Email: email, Emails: []string{email},
+			Phone: phone, Phones: []string{phone}, FirstName: "Sara", LastName: "Al Amiri",
+			Birthday:   crmhub.Date{Year: 1991, Month: 3, Day: 14},
+			Addresses:  []crmhub.Address{{Line1: "12 Marina Walk", City: "Dubai", CountryCode: "AE"}},
+			Identities: []crmhub.Identity{{Source: "main-store", Type: "shopify", ExternalID: fmt.Sprintf("70391149%s%011d", seq, i)}},
+			Tags:       []string{"vip"}, Attributes: map[string]string{"tier": "gold"},
+		}
+	}
+	return cs
+}
+
+func upsertAll(b *testing.B, s *store.Store, cs []crmhub.Customer) {
+	ctx := context.Background()
+	for start := 0; start < len(cs); start += benchBatch {
+		batch := cs[start:min(start+benchBatch, len(cs))]
+		if err := s.InTx(ctx, func(tx *store.Tx) error { return tx.UpsertCustomers(ctx, batch) }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkUpsertCustomers measures batched profile writes with the email,
+// phone and identity index rows: "insert" creates new profiles, "update"
+// rewrites existing ones. Run with a fixed count, e.g. -benchtime 100000x.
+func BenchmarkUpsertCustomers(b *testing.B) {
+	for _, driver := range storetest.Drivers {
+		b.Run(driver+"/insert", func(b *testing.B) {
+			s := storetest.Open(b, driver)
+			cs := benchCustomers(b.N, "i")
+			b.ResetTimer()
+			upsertAll(b, s, cs)
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "customers/s")
+		})
+		b.Run(driver+"/update", func(b *testing.B) {
+			s := storetest.Open(b, driver)
+			cs := benchCustomers(b.N, "u")
+			upsertAll(b, s, cs)
+			for i := range cs {
+				cs[i].FirstName = "Sarah"
+				cs[i].UpdatedAt = time.Now()
+			}
+			b.ResetTimer()
+			upsertAll(b, s, cs)
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "customers/s")
+		})
+	}
+}
+
+// BenchmarkInsertRaw measures landing raw records of about 1 KiB, the size of
+// a Shopify customer payload, in batches.
+func BenchmarkInsertRaw(b *testing.B) {
+	payload := make([]byte, 0, 1100)
+	for len(payload) < 1000 {
+		payload = append(payload, `{"id":7039114952811,"email":"sara@example.com","first_name":"Sara","tags":"vip"},`...)
+	}
+	for _, driver := range storetest.Drivers {
+		b.Run(driver, func(b *testing.B) {
+			s := storetest.Open(b, driver)
+			recs := make([]store.RawRecord, b.N)
+			for i := range recs {
+				p := append(append([]byte{}, payload...), fmt.Sprint(i)...)
+				recs[i] = store.RawRecord{Source: "main-store", Entity: "customer",
+					ExternalID: fmt.Sprintf("70391149%011d", i), Version: "2026-10-28T18:41:03Z", Payload: p}
+			}
+			ctx := context.Background()
+			b.ResetTimer()
+			for start := 0; start < len(recs); start += benchBatch {
+				batch := recs[start:min(start+benchBatch, len(recs))]
+				if err := s.InTx(ctx, func(tx *store.Tx) error {
+					_, err := tx.InsertRaw(ctx, batch)
+					return err
+				}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}
