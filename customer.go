@@ -39,8 +39,8 @@ type Customer struct {
 	// MergedInto is set on a profile that was merged into another one; its
 	// id stays valid and points at the survivor.
 	MergedInto string    `json:"merged_into,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	CreatedAt  time.Time `json:"created_at,omitzero"`
+	UpdatedAt  time.Time `json:"updated_at,omitzero"`
 }
 
 // Identity links a profile to a record in one source system.

@@ -40,7 +40,17 @@ func (d Date) String() string {
 	if d.IsZero() {
 		return ""
 	}
-	return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day)
+	return string(d.appendISO(make([]byte, 0, 10)))
+}
+
+// appendISO appends YYYY-MM-DD without fmt: profiles are encoded in bulk.
+func (d Date) appendISO(b []byte) []byte {
+	if d.Year < 0 || d.Year > 9999 {
+		return fmt.Appendf(b, "%04d-%02d-%02d", d.Year, d.Month, d.Day)
+	}
+	b = append(b, byte('0'+d.Year/1000), byte('0'+d.Year/100%10), byte('0'+d.Year/10%10), byte('0'+d.Year%10), '-')
+	b = append(b, byte('0'+int(d.Month)/10%10), byte('0'+int(d.Month)%10), '-')
+	return append(b, byte('0'+d.Day/10%10), byte('0'+d.Day%10))
 }
 
 // Valid reports whether d names a real calendar day (2023-02-29 does not).
@@ -54,7 +64,8 @@ func (d Date) MarshalJSON() ([]byte, error) {
 	if d.IsZero() {
 		return []byte("null"), nil
 	}
-	return json.Marshal(d.String())
+	b := append(make([]byte, 0, 12), '"')
+	return append(d.appendISO(b), '"'), nil
 }
 
 // UnmarshalJSON decodes "YYYY-MM-DD" or null.

@@ -186,3 +186,25 @@ func TestNewIDIsUniqueAndPrefixed(t *testing.T) {
 	}
 	require.False(t, crmhub.HasIDPrefix("cus_notaulid", crmhub.CustomerIDPrefix))
 }
+
+func TestDateFormatting(t *testing.T) {
+	for _, tt := range []struct {
+		d    crmhub.Date
+		want string
+	}{
+		{crmhub.Date{Year: 1991, Month: 3, Day: 14}, "1991-03-14"},
+		{crmhub.Date{Year: 7, Month: 12, Day: 1}, "0007-12-01"},
+		{crmhub.Date{Year: 2026, Month: 10, Day: 31}, "2026-10-31"},
+		{crmhub.Date{Year: 12345, Month: 1, Day: 2}, "12345-01-02"},
+		{crmhub.Date{}, ""},
+	} {
+		require.Equal(t, tt.want, tt.d.String())
+		b, err := json.Marshal(tt.d)
+		require.NoError(t, err)
+		if tt.want == "" {
+			require.Equal(t, "null", string(b))
+		} else {
+			require.Equal(t, `"`+tt.want+`"`, string(b))
+		}
+	}
+}

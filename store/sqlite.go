@@ -13,7 +13,7 @@ import (
 // sqliteDSN builds the modernc.org/sqlite DSN for path. Every connection
 // gets WAL (readers never block the writer), a busy timeout (a second
 // process waits instead of failing), foreign keys, a 64 MiB page cache, and
-// UTC text timestamps that sort as strings.
+// text timestamps (written in UTC, they sort as strings).
 func sqliteDSN(path string, readOnly, syncNormal bool) string {
 	q := url.Values{}
 	q.Set("_busy_timeout", "10000")
@@ -22,6 +22,10 @@ func sqliteDSN(path string, readOnly, syncNormal bool) string {
 	q.Set("_time_format", "sqlite")
 	q.Add("_pragma", "cache_size(-65536)")
 	q.Add("_pragma", "temp_store(memory)")
+	// 8 KiB pages (for new files; an existing file keeps its page size)
+	// measured a third faster than 4 KiB for batched profile upserts, whose
+	// rows carry the profile as JSON.
+	q.Add("_pragma", "page_size(8192)")
 	if syncNormal {
 		q.Set("_synchronous", "NORMAL")
 	} else {
