@@ -93,6 +93,16 @@ func newStore(driver string, w, r *sqlx.DB) *Store {
 	return s
 }
 
+// DB returns the handle writes go through, for components that keep their
+// own tables in the store's database (the SQLite and PostgreSQL message
+// buses). On SQLite it has a single connection: sharing it serializes every
+// writer of the process in Go instead of in busy-wait loops.
+func (s *Store) DB() *sql.DB { return s.w.DB }
+
+// ReadDB returns the handle for reads that need not see uncommitted writes;
+// on SQLite a pool of read-only connections, on PostgreSQL the same as DB.
+func (s *Store) ReadDB() *sql.DB { return s.r.DB }
+
 // Driver returns DriverSQLite or DriverPostgres.
 func (s *Store) Driver() string { return s.driver }
 
@@ -121,6 +131,10 @@ type Tx struct {
 	reader
 	tx *sqlx.Tx
 }
+
+// SQL returns the transaction itself, so that a component sharing the
+// store's database (the message bus) can write in the same unit of work.
+func (t *Tx) SQL() *sql.Tx { return t.tx.Tx }
 
 // maxTxAttempts bounds how often InTx re-runs a unit of work that lost a
 // lock or serialization race.
