@@ -22,7 +22,7 @@ type Checkpoint struct {
 // SaveCheckpoint records a cursor. Save it in the same unit of work as the
 // records it covers, so a crash can only repeat work, never skip it.
 func (t *Tx) SaveCheckpoint(ctx context.Context, source, stream, cursor string) error {
-	_, err := t.q.ExecContext(ctx, t.d.rebind(`INSERT INTO checkpoints (source, stream, cursor, updated_at)
+	_, err := t.exec(ctx, t.d.rebind(`INSERT INTO checkpoints (source, stream, cursor, updated_at)
 		VALUES (?, ?, ?, ?) ON CONFLICT (source, stream) DO UPDATE SET cursor = excluded.cursor,
 		updated_at = excluded.updated_at`), source, stream, cursor, time.Now().UTC())
 	return wrap(err, "save checkpoint %s/%s", source, stream)

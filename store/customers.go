@@ -72,7 +72,7 @@ func (t *Tx) UpsertCustomers(ctx context.Context, cs []crmhub.Customer) error {
 	for _, ix := range customerIndexes {
 		del, add := diffRows(existing[ix.table], want[ix.table])
 		for _, key := range del {
-			if _, err := t.q.ExecContext(ctx, t.d.rebind(ix.delete), key.values(ix.cols)...); err != nil {
+			if _, err := t.exec(ctx, t.d.rebind(ix.delete), key.values(ix.cols)...); err != nil {
 				return fmt.Errorf("update %s: %w", ix.table, err)
 			}
 		}

@@ -70,7 +70,7 @@ func (t *Tx) AddDeadLetter(ctx context.Context, dl DeadLetter) (int64, error) {
 
 // DeleteDeadLetter removes a dead letter, after a successful replay.
 func (t *Tx) DeleteDeadLetter(ctx context.Context, id int64) error {
-	res, err := t.q.ExecContext(ctx, t.d.rebind("DELETE FROM dead_letters WHERE id = ?"), id)
+	res, err := t.exec(ctx, t.d.rebind("DELETE FROM dead_letters WHERE id = ?"), id)
 	if err != nil {
 		return fmt.Errorf("delete dead letter %d: %w", id, err)
 	}

@@ -34,7 +34,7 @@ func (t *Tx) InsertEvents(ctx context.Context, es []crmhub.Event) (int, error) {
 		if e.Attributes == nil {
 			attrs = []byte("{}")
 		}
-		res, err := t.q.ExecContext(ctx, t.d.rebind(`INSERT INTO events (id, source, external_id, customer_id, type,
+		res, err := t.exec(ctx, t.d.rebind(`INSERT INTO events (id, source, external_id, customer_id, type,
 			occurred_at, attributes) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
 			e.ID, e.Source, ext, nullString(e.CustomerID), e.Type, utc(e.OccurredAt), string(attrs))
 		if err != nil {

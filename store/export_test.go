@@ -28,3 +28,24 @@ func DumpTable(ctx context.Context, s *Store, table string) (string, error) {
 	}
 	return out, rows.Err()
 }
+
+// SyncDurable is what SynchronousForTest reports for a durable connection.
+const SyncDurable = "durable"
+
+// SynchronousForTest reports how the writer connection commits outside a
+// relaxed unit of work.
+func SynchronousForTest(ctx context.Context, s *Store) (string, error) {
+	var mode string
+	var err error
+	if s.driver == DriverSQLite {
+		var n int
+		err = s.w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&n)
+		mode = map[int]string{1: "normal", 2: SyncDurable, 3: "extra"}[n]
+	} else {
+		err = s.w.QueryRowContext(ctx, "SHOW synchronous_commit").Scan(&mode)
+		if mode == "on" {
+			mode = SyncDurable
+		}
+	}
+	return mode, err
+}

@@ -25,7 +25,7 @@ func (t *Tx) RecordMerge(ctx context.Context, m crmhub.Merge) error {
 	if m.Evidence == nil {
 		ev = []byte("[]")
 	}
-	if _, err := t.q.ExecContext(ctx, t.d.rebind(`INSERT INTO merges (id, survivor_id, rule, score, evidence, actor,
+	if _, err := t.exec(ctx, t.d.rebind(`INSERT INTO merges (id, survivor_id, rule, score, evidence, actor,
 		created_at, undone_at, undone_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), m.ID, m.SurvivorID, m.Rule, m.Score,
 		string(ev), m.Actor, utc(m.CreatedAt), nullTime(m.UndoneAt), m.UndoneBy); err != nil {
 		return fmt.Errorf("record merge %s: %w", m.ID, err)
@@ -42,7 +42,7 @@ func (t *Tx) RecordMerge(ctx context.Context, m crmhub.Merge) error {
 // crmhub.ErrNotFound when there is no such merge, and crmhub.ErrConflict
 // when it is already undone.
 func (t *Tx) UndoMerge(ctx context.Context, id, actor string) error {
-	res, err := t.q.ExecContext(ctx, t.d.rebind(`UPDATE merges SET undone_at = ?, undone_by = ?
+	res, err := t.exec(ctx, t.d.rebind(`UPDATE merges SET undone_at = ?, undone_by = ?
 		WHERE id = ? AND undone_at IS NULL`), time.Now().UTC(), actor, id)
 	if err != nil {
 		return fmt.Errorf("undo merge %s: %w", id, err)

@@ -53,7 +53,7 @@ func (t *Tx) UpsertOrder(ctx context.Context, o crmhub.Order) (id string, writte
 	if err != nil {
 		return "", false, fmt.Errorf("upsert order %s/%s: %w", o.Source, o.ExternalID, err)
 	}
-	if _, err := t.q.ExecContext(ctx, t.d.rebind("DELETE FROM line_items WHERE order_id = ?"), id); err != nil {
+	if _, err := t.exec(ctx, t.d.rebind("DELETE FROM line_items WHERE order_id = ?"), id); err != nil {
 		return "", false, fmt.Errorf("replace line items of order %s: %w", id, err)
 	}
 	args := make([]any, 0, len(o.LineItems)*6)

@@ -11,7 +11,7 @@ import (
 // committed and the handler should skip it; if the unit of work rolls back,
 // the mark goes with it and a redelivery is handled again.
 func (t *Tx) MarkProcessed(ctx context.Context, handler, key string) (first bool, err error) {
-	res, err := t.q.ExecContext(ctx, t.d.rebind(`INSERT INTO processed (handler, key, processed_at)
+	res, err := t.exec(ctx, t.d.rebind(`INSERT INTO processed (handler, key, processed_at)
 		VALUES (?, ?, ?) ON CONFLICT DO NOTHING`), handler, key, time.Now().UTC())
 	if err != nil {
 		return false, wrap(err, "mark %s processed by %s", key, handler)

@@ -68,5 +68,7 @@ func openSQLite(opts Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return newStore(DriverSQLite, w, r), nil
+	s := newStore(DriverSQLite, w, r)
+	s.syncNormal = opts.SynchronousNormal
+	return s, nil
 }

@@ -20,23 +20,29 @@ type stmtCache struct {
 	mu     sync.Mutex
 	stmts  map[string]*sqlx.Stmt
 	wanted map[string]bool
+	seen   map[string]int
 }
 
-// Statements with fewer arguments than this parse too fast to be worth
-// caching, and the cache holds at most stmtCacheSize of them.
+// A statement is prepared for reuse when it is big (a bulk statement of at
+// least stmtCacheMinArgs arguments) or recurs (stmtCacheRecurs sightings:
+// the small statements every unit of work runs); one-off shapes, such as
+// the last partial chunk of a bulk write, are not. The cache holds at most
+// stmtCacheSize statements.
 const (
 	stmtCacheMinArgs = 64
-	stmtCacheSize    = 64
+	stmtCacheRecurs  = 3
+	stmtCacheSize    = 128
+	stmtCacheSeenMax = 1024
 )
 
 func newStmtCache(db *sqlx.DB) *stmtCache {
-	return &stmtCache{db: db, stmts: map[string]*sqlx.Stmt{}, wanted: map[string]bool{}}
+	return &stmtCache{db: db, stmts: map[string]*sqlx.Stmt{}, wanted: map[string]bool{}, seen: map[string]int{}}
 }
 
 // lookup returns the prepared statement for query, or nil after noting that
 // it is wanted.
 func (c *stmtCache) lookup(query string, nargs int) *sqlx.Stmt {
-	if c == nil || nargs < stmtCacheMinArgs {
+	if c == nil {
 		return nil
 	}
 	c.mu.Lock()
@@ -44,25 +50,49 @@ func (c *stmtCache) lookup(query string, nargs int) *sqlx.Stmt {
 	if st := c.stmts[query]; st != nil {
 		return st
 	}
-	if len(c.stmts)+len(c.wanted) < stmtCacheSize {
+	if len(c.stmts)+len(c.wanted) >= stmtCacheSize {
+		return nil
+	}
+	c.seen[query]++
+	if nargs >= stmtCacheMinArgs || c.seen[query] >= stmtCacheRecurs {
 		c.wanted[query] = true
+		delete(c.seen, query)
+	}
+	if len(c.seen) > stmtCacheSeenMax {
+		clear(c.seen)
 	}
 	return nil
 }
 
 // prepareWanted prepares the statements noted as wanted. It must run while
-// no transaction holds the writer connection. A statement that fails to
-// prepare is simply not cached.
+// this goroutine holds no transaction, and it does not hold the cache's
+// lock while it waits for the writer connection: a unit of work that holds
+// the connection may be looking up statements meanwhile. A statement that
+// fails to prepare is simply not cached.
 func (c *stmtCache) prepareWanted(ctx context.Context) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	queries := make([]string, 0, len(c.wanted))
 	for q := range c.wanted {
-		delete(c.wanted, q)
-		if st, err := c.db.PreparexContext(ctx, q); err == nil {
+		queries = append(queries, q)
+	}
+	clear(c.wanted)
+	c.mu.Unlock()
+	for _, q := range queries {
+		st, err := c.db.PreparexContext(ctx, q)
+		if err != nil {
+			continue
+		}
+		c.mu.Lock()
+		if c.stmts[q] == nil && len(c.stmts) < stmtCacheSize {
 			c.stmts[q] = st
+			st = nil
+		}
+		c.mu.Unlock()
+		if st != nil {
+			_ = st.Close()
 		}
 	}
 }

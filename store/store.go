@@ -11,6 +11,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,6 +54,10 @@ type Store struct {
 	r      *sqlx.DB // reads outside units of work; == w on PostgreSQL
 	stmts  *stmtCache
 	log    *slog.Logger
+	groups [2]group // InTxShared queues: durable, relaxed
+	// syncNormal is set when the SQLite connections run synchronous=NORMAL
+	// already, so relaxed transactions need no switch.
+	syncNormal bool
 }
 
 // Open connects to the database named by opts and checks that it answers.
@@ -144,10 +149,14 @@ const maxTxAttempts = 5
 // or panic rolls it back. When the database reports a transient conflict
 // (SQLite busy, PostgreSQL serialization failure or deadlock) the whole unit
 // of work is run again, so fn must not have effects outside the Tx.
-func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error, opts ...TxOption) error {
+	var o txOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	var err error
 	for attempt := 1; ; attempt++ {
-		err = s.inTxOnce(ctx, fn)
+		err = s.inTxOnce(ctx, fn, o)
 		s.stmts.prepareWanted(ctx)
 		if err == nil || attempt == maxTxAttempts || !s.d.transient(err) {
 			return err
@@ -161,10 +170,54 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 }
 
-func (s *Store) inTxOnce(ctx context.Context, fn func(tx *Tx) error) (err error) {
-	sqlTx, err := s.w.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+// TxOption adjusts a unit of work.
+type TxOption func(*txOptions)
+
+type txOptions struct{ relaxed bool }
+
+// Relaxed lets a unit of work commit without waiting for the disk (SQLite
+// synchronous=NORMAL, PostgreSQL synchronous_commit=off). A crash of the
+// process still loses nothing; a power failure may lose the last relaxed
+// commits, but never a commit that came before a durable one, since both
+// databases write one ordered log. Use it for work that is redone from
+// durable inputs, such as a pipeline stage whose input message is acked
+// only after the stage commits; never for accepting data from outside.
+func Relaxed() TxOption { return func(o *txOptions) { o.relaxed = true } }
+
+func (s *Store) inTxOnce(ctx context.Context, fn func(tx *Tx) error, o txOptions) (err error) {
+	var sqlTx *sqlx.Tx
+	switch {
+	case o.relaxed && s.driver == DriverSQLite && !s.syncNormal:
+		// synchronous is a setting of the connection: pin the writer
+		// connection so the setting covers exactly this transaction.
+		var conn *sqlx.Conn
+		if conn, err = s.w.Connx(ctx); err != nil {
+			return fmt.Errorf("begin transaction: %w", err)
+		}
+		defer conn.Close()
+		if _, err = conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+			return fmt.Errorf("begin relaxed transaction: %w", err)
+		}
+		defer func() {
+			if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = FULL"); rerr != nil {
+				// Never hand a relaxed connection to a durable transaction.
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+				err = errors.Join(err, fmt.Errorf("restore synchronous=FULL: %w", rerr))
+			}
+		}()
+		if sqlTx, err = conn.BeginTxx(ctx, nil); err != nil {
+			return fmt.Errorf("begin transaction: %w", err)
+		}
+	default:
+		if sqlTx, err = s.w.BeginTxx(ctx, nil); err != nil {
+			return fmt.Errorf("begin transaction: %w", err)
+		}
+		if o.relaxed && s.driver == DriverPostgres {
+			if _, err := sqlTx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+				_ = sqlTx.Rollback()
+				return fmt.Errorf("begin relaxed transaction: %w", err)
+			}
+		}
 	}
 	defer func() {
 		if p := recover(); p != nil {

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -584,4 +585,91 @@ func dumpTable(t *testing.T, s *store.Store, table string) string {
 	out, err := store.DumpTable(context.Background(), s, table)
 	require.NoError(t, err)
 	return out
+}
+
+// TestRelaxedUnitsOfWork checks that a relaxed unit of work commits like any
+// other and leaves the connection durable for the next one.
+func TestRelaxedUnitsOfWork(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		c := newCustomer("relaxed@example.com", "")
+		require.NoError(t, s.InTx(ctx, func(tx *store.Tx) error {
+			return tx.UpsertCustomers(ctx, []crmhub.Customer{c})
+		}, store.Relaxed()))
+		_, err := s.Customer(ctx, c.ID)
+		require.NoError(t, err)
+
+		err = s.InTx(ctx, func(tx *store.Tx) error {
+			if _, err := tx.MarkProcessed(ctx, "persist", "r-1"); err != nil {
+				return err
+			}
+			return errors.New("stage failed")
+		}, store.Relaxed())
+		require.Error(t, err)
+
+		sync, err := store.SynchronousForTest(ctx, s)
+		require.NoError(t, err)
+		require.Equal(t, store.SyncDurable, sync, "the next unit of work is durable again")
+	})
+}
+
+// TestSharedUnitsOfWork runs many concurrent units of work through one
+// shared transaction: the ones that fail or panic are rolled back alone.
+func TestSharedUnitsOfWork(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		const n = 300
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = s.InTxShared(ctx, func(tx *store.Tx) error {
+					if _, err := tx.MarkProcessed(ctx, "persist", fmt.Sprint("k", i)); err != nil {
+						return err
+					}
+					c := newCustomer(fmt.Sprintf("shared%d@example.com", i), "")
+					if err := tx.UpsertCustomers(ctx, []crmhub.Customer{c}); err != nil {
+						return err
+					}
+					switch i % 10 {
+					case 3:
+						return fmt.Errorf("unit %d failed", i)
+					case 7:
+						panic(fmt.Sprintf("unit %d panicked", i))
+					}
+					return nil
+				}, store.Relaxed())
+			}()
+		}
+		wg.Wait()
+		ok := 0
+		for i, err := range errs {
+			switch i % 10 {
+			case 3:
+				require.ErrorContains(t, err, "failed")
+			case 7:
+				require.ErrorContains(t, err, "panicked")
+			default:
+				require.NoError(t, err)
+				ok++
+			}
+		}
+		c, err := s.Counts(ctx)
+		require.NoError(t, err)
+		require.EqualValues(t, ok, c.Customers, "exactly the units that succeeded committed")
+		// A failed unit's idempotency mark went with it: it is still new.
+		var first bool
+		require.NoError(t, s.InTx(ctx, func(tx *store.Tx) (err error) {
+			first, err = tx.MarkProcessed(ctx, "persist", "k3")
+			return err
+		}))
+		require.True(t, first)
+		require.NoError(t, s.InTx(ctx, func(tx *store.Tx) (err error) {
+			first, err = tx.MarkProcessed(ctx, "persist", "k4")
+			return err
+		}))
+		require.False(t, first)
+	})
 }

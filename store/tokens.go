@@ -68,7 +68,7 @@ func (t *Tx) CreateToken(ctx context.Context, name, scope string) (Token, string
 	}
 	secret := tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	tok := Token{ID: crmhub.NewID(crmhub.TokenIDPrefix), Name: name, Scope: scope, CreatedAt: time.Now().UTC()}
-	if _, err := t.q.ExecContext(ctx, t.d.rebind(`INSERT INTO api_tokens (id, name, hash, scope, created_at)
+	if _, err := t.exec(ctx, t.d.rebind(`INSERT INTO api_tokens (id, name, hash, scope, created_at)
 		VALUES (?, ?, ?, ?, ?)`), tok.ID, tok.Name, hashToken(secret), tok.Scope, tok.CreatedAt); err != nil {
 		return Token{}, "", fmt.Errorf("create token %q: %w", name, err)
 	}
@@ -77,7 +77,7 @@ func (t *Tx) CreateToken(ctx context.Context, name, scope string) (Token, string
 
 // RevokeToken revokes a token by id. Revoking twice is not an error.
 func (t *Tx) RevokeToken(ctx context.Context, id string) error {
-	res, err := t.q.ExecContext(ctx, t.d.rebind(`UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?)
+	res, err := t.exec(ctx, t.d.rebind(`UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?)
 		WHERE id = ?`), time.Now().UTC(), id)
 	if err != nil {
 		return fmt.Errorf("revoke token %s: %w", id, err)
@@ -90,7 +90,7 @@ func (t *Tx) RevokeToken(ctx context.Context, id string) error {
 
 // TouchToken records that a token was just used.
 func (t *Tx) TouchToken(ctx context.Context, id string) error {
-	_, err := t.q.ExecContext(ctx, t.d.rebind("UPDATE api_tokens SET last_used_at = ? WHERE id = ?"), time.Now().UTC(), id)
+	_, err := t.exec(ctx, t.d.rebind("UPDATE api_tokens SET last_used_at = ? WHERE id = ?"), time.Now().UTC(), id)
 	return wrap(err, "touch token %s", id)
 }
 
