@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"net/url"
 
+	"github.com/ThreeDotsLabs/watermill"
+
 	"github.com/crmhub/crmhub/config"
+	"github.com/crmhub/crmhub/pipeline/bus"
 	"github.com/crmhub/crmhub/store"
 )
 
@@ -64,6 +67,61 @@ func storeLocation(cfg *config.Config) string {
 		return u.String()
 	}
 	return "(key=value DSN)"
+}
+
+// app is what a command that works on the data needs: the config, the
+// logger, the store and, for commands that publish, the bus.
+type app struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	store *store.Store
+	bus   bus.PubSub
+}
+
+// open loads the config and opens the store, migrated, and with withBus
+// the bus.
+func (g *globals) open(ctx context.Context, withBus bool) (*app, error) {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: newLogger(cfg.Log, g.stderr)}
+	if a.store, err = openStore(ctx, cfg, a.log, true); err != nil {
+		return nil, err
+	}
+	if withBus {
+		if a.bus, err = openBus(ctx, cfg, a.store, a.log); err != nil {
+			a.close()
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func (a *app) close() {
+	if a.bus != nil {
+		_ = a.bus.Close()
+	}
+	_ = a.store.Close()
+}
+
+// openBus opens the configured bus. The sqlite and postgres buses keep
+// their tables in the store's database, sharing its connections, when the
+// config gives them the store's DSN (the default).
+func openBus(ctx context.Context, cfg *config.Config, s *store.Store, log *slog.Logger) (bus.PubSub, error) {
+	opts := bus.Options{Driver: cfg.Bus.Driver, Logger: watermill.NewSlogLogger(log)}
+	switch cfg.Bus.Driver {
+	case bus.DriverSQLite, bus.DriverPostgres:
+		if cfg.Bus.Driver != cfg.Store.Driver || cfg.Bus.DSN != cfg.Store.DSN {
+			return nil, fmt.Errorf("bus %s with a database other than the store's is not supported yet; remove bus.dsn", cfg.Bus.Driver)
+		}
+		opts.DB, opts.ReadDB = s.DB(), s.ReadDB()
+	case bus.DriverNATS:
+		if cfg.Bus.NATS != nil {
+			opts.NATSURL, opts.StreamPrefix = cfg.Bus.NATS.URL.Reveal(), cfg.Bus.NATS.StreamPrefix
+		}
+	}
+	return bus.Open(ctx, opts)
 }
 
 func fprintf(w io.Writer, format string, args ...any) {

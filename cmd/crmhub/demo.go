@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/crmhub/crmhub/connectors/sample"
-	"github.com/crmhub/crmhub/store"
+	"github.com/crmhub/crmhub/pipeline"
 )
 
 // demoConfig is the configuration `crmhub demo` writes into its directory:
@@ -66,35 +66,37 @@ and a few malformed records. Needs no config, no server and no network.`,
 			if err != nil {
 				return err
 			}
-			s, err := openStore(ctx, cfg, newLogger(cfg.Log, g.stderr), true)
+			app, err := g.open(ctx, true)
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer app.close()
+			s := app.store
 
 			envs := sample.Generate(seed, people)
-			recs := make([]store.RawRecord, len(envs))
 			perSource := map[string]int{}
-			for i, e := range envs {
-				recs[i] = store.RawRecord{Source: e.Source, Entity: string(e.Entity), ExternalID: e.ExternalID,
-					Version: e.Version, Payload: e.Payload, Meta: map[string]string{"source_type": e.SourceType}}
+			for _, e := range envs {
 				perSource[e.Source]++
 			}
-			var landed []bool
-			if err := s.InTx(ctx, func(tx *store.Tx) (err error) {
-				landed, err = tx.InsertRaw(ctx, recs)
-				return err
-			}); err != nil {
+			before, err := s.Counts(ctx)
+			if err != nil {
 				return err
 			}
-			fresh := 0
-			for _, ok := range landed {
-				if ok {
-					fresh++
-				}
+			// The sample records enter the way every source's records do:
+			// landed in the raw table and published on the bus, in one
+			// transaction.
+			in := pipeline.NewIngester(s, app.bus, true)
+			if err := in.Ingest(ctx, envs, &pipeline.Checkpoint{Source: "sample", Stream: "records",
+				Cursor: fmt.Sprintf("seed=%d people=%d", seed, people)}); err != nil {
+				return err
+			}
+			after, err := s.Counts(ctx)
+			if err != nil {
+				return err
 			}
 			fprintf(g.stdout, "crmhub demo in %s (seed %d, %d people)\n\n", dir, seed, people)
-			fprintf(g.stdout, "landed %d raw records, %d new (landing the same record twice is a no-op):\n", len(recs), fresh)
+			fprintf(g.stdout, "ingested %d records, %d new to the raw table (landing the same record twice is a no-op),\n"+
+				"each published on %s for the pipeline:\n", len(envs), after.RawRecords-before.RawRecords, pipeline.TopicRaw)
 			names := make([]string, 0, len(perSource))
 			for n := range perSource {
 				names = append(names, n)

@@ -22,7 +22,7 @@ type result struct {
 	stdout, stderr string
 }
 
-func crmhub(t *testing.T, args ...string) result {
+func runCLI(t *testing.T, args ...string) result {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), args, &out, &errOut)
@@ -38,18 +38,18 @@ func writeFile(t *testing.T, dir, name, content string) string {
 
 func TestInitWritesAConfigThatValidates(t *testing.T) {
 	dir := t.TempDir()
-	r := crmhub(t, "init")
+	r := runCLI(t, "init")
 	require.Equal(t, exitOK, r.code, r.stderr)
 	require.Contains(t, r.stdout, "# ", "the example is commented")
 	path := writeFile(t, dir, "x.yaml", r.stdout)
 
-	r = crmhub(t, "validate", "-c", path)
+	r = runCLI(t, "validate", "-c", path)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	require.Contains(t, r.stdout, "OK")
 
-	r = crmhub(t, "init", "-o", filepath.Join(dir, "y.yaml"))
+	r = runCLI(t, "init", "-o", filepath.Join(dir, "y.yaml"))
 	require.Equal(t, exitOK, r.code, r.stderr)
-	r = crmhub(t, "init", "-o", filepath.Join(dir, "y.yaml"))
+	r = runCLI(t, "init", "-o", filepath.Join(dir, "y.yaml"))
 	require.Equal(t, exitUsage, r.code, "init does not overwrite without --force")
 	require.Contains(t, r.stderr, "--force")
 }
@@ -71,7 +71,7 @@ sources:
   - name: legacy
     type: filez
 `)
-	r := crmhub(t, "validate", "-c", path)
+	r := runCLI(t, "validate", "-c", path)
 	require.Equal(t, exitUsage, r.code, "bad config exits 2")
 	for _, line := range []string{"bad.yaml:6:", "bad.yaml:12:", "bad.yaml:14:"} {
 		require.Contains(t, r.stderr, line)
@@ -90,7 +90,7 @@ func TestValidatePrintRedactsSecrets(t *testing.T) {
     shop: example.myshopify.com
     access_token: ${CRMHUB_TEST_SHOP_TOKEN}
 `)
-	r := crmhub(t, "validate", "-c", path, "--print")
+	r := runCLI(t, "validate", "-c", path, "--print")
 	require.Equal(t, exitOK, r.code, r.stderr)
 	require.NotContains(t, r.stdout, "supersecret")
 	require.Contains(t, r.stdout, "access_token")
@@ -104,7 +104,7 @@ func TestUsageMistakesExitTwo(t *testing.T) {
 		{"version", "extra"},
 		{"validate", "-c", filepath.Join(t.TempDir(), "missing.yaml")},
 	} {
-		r := crmhub(t, args...)
+		r := runCLI(t, args...)
 		require.Equal(t, exitUsage, r.code, "%v: %s", args, r.stderr)
 		require.NotEmpty(t, r.stderr)
 	}
@@ -114,13 +114,13 @@ func TestRuntimeFailureExitsOne(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("CRMHUB_TEST_DEAD_DSN", "postgres://crmhub:pw@127.0.0.1:1/x?connect_timeout=2")
 	path := writeFile(t, dir, "c.yaml", "store:\n  driver: postgres\n  dsn: ${CRMHUB_TEST_DEAD_DSN}\nbus:\n  driver: postgres\n")
-	r := crmhub(t, "status", "-c", path)
+	r := runCLI(t, "status", "-c", path)
 	require.Equal(t, exitFailure, r.code, r.stderr)
 	require.NotContains(t, r.stderr, ":pw@", "errors never show the password")
 }
 
 func TestVersion(t *testing.T) {
-	r := crmhub(t, "version")
+	r := runCLI(t, "version")
 	require.Equal(t, exitOK, r.code)
 	require.Regexp(t, regexp.MustCompile(`^crmhub \S+`), r.stdout)
 }
@@ -136,23 +136,23 @@ func TestMigrateAndStatusOnBothStores(t *testing.T) {
 			}
 			path := writeFile(t, dir, "c.yaml", cfg)
 
-			r := crmhub(t, "status", "-c", path)
+			r := runCLI(t, "status", "-c", path)
 			require.Equal(t, exitOK, r.code, r.stderr)
 			require.Contains(t, r.stdout, "migrations pending")
 
-			r = crmhub(t, "migrate", "-c", path)
+			r = runCLI(t, "migrate", "-c", path)
 			require.Equal(t, exitOK, r.code, r.stderr)
 			require.Contains(t, r.stdout, "applied 1")
 			require.Contains(t, r.stdout, "0 pending")
-			r = crmhub(t, "migrate", "-c", path)
+			r = runCLI(t, "migrate", "-c", path)
 			require.Equal(t, exitOK, r.code, r.stderr)
 			require.NotContains(t, r.stdout, "applied 1", "a second migrate has nothing to do")
 
-			r = crmhub(t, "migrate", "--status", "-c", path)
+			r = runCLI(t, "migrate", "--status", "-c", path)
 			require.Equal(t, exitOK, r.code, r.stderr)
 			require.Regexp(t, `1 applied\s+00001_init.sql`, r.stdout)
 
-			r = crmhub(t, "status", "-c", path, "--json")
+			r = runCLI(t, "status", "-c", path, "--json")
 			require.Equal(t, exitOK, r.code, r.stderr)
 			var rep statusReport
 			require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
@@ -166,20 +166,20 @@ func TestMigrateAndStatusOnBothStores(t *testing.T) {
 
 func TestDemoRunsOfflineAndIsRepeatable(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "demo")
-	r := crmhub(t, "demo", "--dir", dir, "--people", "20")
+	r := runCLI(t, "demo", "--dir", dir, "--people", "20")
 	require.Equal(t, exitOK, r.code, r.stderr)
 	require.FileExists(t, filepath.Join(dir, "crmhub.yaml"))
 	require.FileExists(t, filepath.Join(dir, "crmhub.db"))
-	m := regexp.MustCompile(`landed (\d+) raw records, (\d+) new`).FindStringSubmatch(r.stdout)
+	m := regexp.MustCompile(`ingested (\d+) records, (\d+) new`).FindStringSubmatch(r.stdout)
 	require.NotNil(t, m, r.stdout)
 	require.Equal(t, m[1], m[2], "a fresh demo lands everything")
 	require.Contains(t, r.stdout, "raw records  "+m[1])
 
-	r = crmhub(t, "demo", "--dir", dir, "--people", "20")
+	r = runCLI(t, "demo", "--dir", dir, "--people", "20")
 	require.Equal(t, exitOK, r.code, r.stderr)
-	require.Contains(t, r.stdout, "landed "+m[1]+" raw records, 0 new")
+	require.Contains(t, r.stdout, "ingested "+m[1]+" records, 0 new")
 
-	r = crmhub(t, "status", "-c", filepath.Join(dir, "crmhub.yaml"))
+	r = runCLI(t, "status", "-c", filepath.Join(dir, "crmhub.yaml"))
 	require.Equal(t, exitOK, r.code, r.stderr)
 	require.True(t, strings.Contains(r.stdout, "raw records  "+m[1]), r.stdout)
 }

@@ -102,6 +102,7 @@ Start with 'crmhub demo', or write a config with 'crmhub init > crmhub.yaml'.`,
 		newMigrateCmd(g),
 		newStatusCmd(g),
 		newDemoCmd(g),
+		newDLQCmd(g),
 	)
 	return root
 }
