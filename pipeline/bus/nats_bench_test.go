@@ -1,12 +1,8 @@
 package bus
 
 import (
-	"context"
-	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/stretchr/testify/require"
 
@@ -20,43 +16,7 @@ import (
 //
 //	go test -run '^$' -bench NATS -benchtime 20000x ./pipeline/bus/
 func BenchmarkNATSBus(b *testing.B) {
-	const batch = 100
 	bus := natsTestBus(b, natstest.Start(b), "bench", defaultNATSConfig())
 	require.NoError(b, bus.SubscribeInitialize("bench"))
-
-	var handled atomic.Int64
-	done := make(chan struct{})
-	router, err := message.NewRouter(message.RouterConfig{}, watermill.NopLogger{})
-	require.NoError(b, err)
-	router.AddConsumerHandler("noop", "bench", bus, func(*message.Message) error {
-		if handled.Add(1) == int64(b.N) {
-			close(done)
-		}
-		return nil
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = router.Run(ctx) }()
-	<-router.Running()
-
-	payload := make([]byte, 256)
-	b.ResetTimer()
-	for sent := 0; sent < b.N; sent += batch {
-		msgs := make([]*message.Message, min(batch, b.N-sent))
-		for i := range msgs {
-			msgs[i] = message.NewMessage(watermill.NewUUID(), payload)
-			msgs[i].Metadata.Set("source", "bench")
-		}
-		if err := bus.Publish("bench", msgs...); err != nil {
-			b.Fatal(err)
-		}
-	}
-	select {
-	case <-done:
-	case <-time.After(5 * time.Minute):
-		b.Fatalf("handled %d of %d messages", handled.Load(), b.N)
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-	require.NoError(b, router.Close())
+	benchRouter(b, bus, func(msgs []*message.Message) error { return bus.Publish("bench", msgs...) })
 }

@@ -2,11 +2,8 @@ package bus
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/stretchr/testify/require"
 
@@ -20,62 +17,25 @@ import (
 //
 //	go test -run '^$' -bench Postgres -benchtime 20000x ./pipeline/bus/
 func BenchmarkPostgresBus(b *testing.B) {
+	open := func(b *testing.B) (*store.Store, *pgBus) {
+		s := storetest.Postgres(b)
+		opts := Options{Driver: DriverPostgres, DB: s.DB(), ConsumerGroup: "bench"}
+		opts.defaults()
+		bus := pgTestBus(b, s.DB(), "bench", pgConfigFrom(opts))
+		require.NoError(b, bus.SubscribeInitialize("bench"))
+		return s, bus
+	}
 	b.Run("Publish", func(b *testing.B) {
-		benchPostgresBus(b, func(s *store.Store, bus *pgBus, msgs []*message.Message) error {
-			return bus.Publish("bench", msgs...)
-		})
+		_, bus := open(b)
+		benchRouter(b, bus, func(msgs []*message.Message) error { return bus.Publish("bench", msgs...) })
 	})
 	b.Run("PublishTx", func(b *testing.B) {
-		benchPostgresBus(b, func(s *store.Store, bus *pgBus, msgs []*message.Message) error {
+		s, bus := open(b)
+		benchRouter(b, bus, func(msgs []*message.Message) error {
 			ctx := context.Background()
 			return s.InTx(ctx, func(tx *store.Tx) error {
 				return bus.PublishTx(ctx, tx.SQL(), "bench", msgs...)
 			})
 		})
 	})
-}
-
-func benchPostgresBus(b *testing.B, publish func(*store.Store, *pgBus, []*message.Message) error) {
-	const batch = 100
-	s := storetest.Postgres(b)
-	opts := Options{Driver: DriverPostgres, DB: s.DB(), ConsumerGroup: "bench"}
-	opts.defaults()
-	bus := pgTestBus(b, s.DB(), "bench", pgConfigFrom(opts))
-	require.NoError(b, bus.SubscribeInitialize("bench"))
-
-	var handled atomic.Int64
-	done := make(chan struct{})
-	router, err := message.NewRouter(message.RouterConfig{}, watermill.NopLogger{})
-	require.NoError(b, err)
-	router.AddConsumerHandler("noop", "bench", bus, func(*message.Message) error {
-		if handled.Add(1) == int64(b.N) {
-			close(done)
-		}
-		return nil
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = router.Run(ctx) }()
-	<-router.Running()
-
-	payload := make([]byte, 256)
-	b.ResetTimer()
-	for sent := 0; sent < b.N; sent += batch {
-		msgs := make([]*message.Message, min(batch, b.N-sent))
-		for i := range msgs {
-			msgs[i] = message.NewMessage(watermill.NewUUID(), payload)
-			msgs[i].Metadata.Set("source", "bench")
-		}
-		if err := publish(s, bus, msgs); err != nil {
-			b.Fatal(err)
-		}
-	}
-	select {
-	case <-done:
-	case <-time.After(5 * time.Minute):
-		b.Fatalf("handled %d of %d messages", handled.Load(), b.N)
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-	require.NoError(b, router.Close())
 }
