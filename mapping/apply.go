@@ -1,0 +1,148 @@
+package mapping
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/crmhub/crmhub"
+)
+
+// Record is one raw record as the rules see it.
+type Record interface {
+	// Values returns the values at a path: none when it is missing or
+	// null, several when it names an array.
+	Values(path string) []string
+}
+
+// JSONRecord reads a JSON payload. Paths use gjson syntax. Numbers keep
+// their text as written, so ids beyond 2^53 stay exact.
+func JSONRecord(payload []byte) (Record, error) {
+	if !gjson.ValidBytes(payload) {
+		return nil, fmt.Errorf("payload is not valid JSON: %w", crmhub.ErrInvalid)
+	}
+	return jsonRecord(payload), nil
+}
+
+type jsonRecord []byte
+
+func (j jsonRecord) Values(path string) []string {
+	return values(gjson.GetBytes(j, path))
+}
+
+func values(res gjson.Result) []string {
+	switch {
+	case !res.Exists() || res.Type == gjson.Null:
+		return nil
+	case res.IsArray():
+		var out []string
+		for _, r := range res.Array() {
+			out = append(out, values(r)...)
+		}
+		return out
+	case res.Type == gjson.String:
+		return []string{res.Str}
+	default:
+		return []string{res.Raw} // numbers as written, true/false, objects as JSON
+	}
+}
+
+// CSVRecord is one CSV row, read by column name.
+type CSVRecord struct {
+	Header map[string]int
+	Row    []string
+}
+
+// Values returns the cell of the named column.
+func (c CSVRecord) Values(column string) []string {
+	i, ok := c.Header[column]
+	if !ok || i >= len(c.Row) || c.Row[i] == "" {
+		return nil
+	}
+	return []string{c.Row[i]}
+}
+
+// Mapped is what the rules make of one record.
+type Mapped struct {
+	Entity     crmhub.Entity `json:"entity"`
+	ExternalID string        `json:"external_id"`
+	Version    string        `json:"version,omitempty"`
+	// Fields holds each target's values: one for single fields, all of
+	// them for list fields (emails, phones, tags).
+	Fields map[string][]string `json:"fields"`
+	// Rejected says, for each field whose value failed its transforms,
+	// why. The rest of the record is still mapped: a malformed phone
+	// number must not lose the customer's email.
+	Rejected map[string]string `json:"rejected,omitempty"`
+}
+
+// Options are per-source settings the rules apply with.
+type Options struct {
+	// DefaultRegion is the country of phone numbers written without a
+	// country code, for phone transforms without a region of their own.
+	DefaultRegion string
+}
+
+// ErrNoID reports a record without an external id; such a record cannot
+// be mapped at all.
+var ErrNoID = errors.New("record has no id")
+
+// Apply maps one record. It fails only when the record has no id; a field
+// whose value fails its transforms is left out and listed in Rejected.
+func (r *Rules) Apply(rec Record, opts Options) (Mapped, error) {
+	env := applyEnv{defaultRegion: opts.DefaultRegion}
+	m := Mapped{Entity: r.Entity, Fields: map[string][]string{}}
+	ids, err := r.id.run(rec, env)
+	if err != nil || len(ids) == 0 || ids[0] == "" {
+		return m, crmhub.Permanent(fmt.Errorf("%w at %v (mapping %s)", ErrNoID, r.id.from, r.file))
+	}
+	m.ExternalID = ids[0]
+	if r.version != nil {
+		if vs, err := r.version.run(rec, env); err == nil && len(vs) > 0 {
+			m.Version = vs[0]
+		}
+	}
+	for _, f := range r.fields {
+		vals, err := f.run(rec, env)
+		if err != nil {
+			if m.Rejected == nil {
+				m.Rejected = map[string]string{}
+			}
+			m.Rejected[f.target] = err.Error()
+			continue
+		}
+		if len(vals) == 0 {
+			continue
+		}
+		if !f.list {
+			vals = vals[:1]
+		}
+		m.Fields[f.target] = vals
+	}
+	return m, nil
+}
+
+func (f *field) run(rec Record, env applyEnv) ([]string, error) {
+	var vals []string
+	if f.konst != nil {
+		vals = []string{*f.konst}
+	} else {
+		for _, p := range f.from {
+			vals = append(vals, rec.Values(p)...)
+		}
+	}
+	var err error
+	for _, s := range f.steps {
+		if vals, err = s.fn(vals, env); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	out := vals[:0]
+	for _, v := range vals {
+		if v = trimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,55 @@
+package mapping
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/crmhub/crmhub"
+)
+
+// Entities a mapping can produce.
+var entities = []crmhub.Entity{crmhub.EntityCustomer, crmhub.EntityOrder, crmhub.EntityEvent}
+
+// targets are the canonical fields a mapping may fill, per entity. Any
+// entity also takes attributes.NAME for custom data. Fields marked as
+// lists keep every value; the others take the first non-empty one.
+var targets = map[crmhub.Entity]map[string]bool{
+	crmhub.EntityCustomer: {
+		"email": false, "emails": true, "phone": false, "phones": true,
+		"first_name": false, "last_name": false, "name": false, "birthday": false, "locale": false,
+		"address.line1": false, "address.line2": false, "address.city": false, "address.region": false,
+		"address.postal_code": false, "address.country_code": false,
+		"tags": true, "consent.email": false, "consent.sms": false,
+		"created_at": false, "updated_at": false,
+	},
+	crmhub.EntityOrder: {
+		"number": false, "customer.external_id": false, "customer.email": false, "customer.phone": false,
+		"currency": false, "subtotal": false, "discounts": false, "tax": false, "shipping": false,
+		"total": false, "refunded": false, "financial_status": false, "fulfillment_status": false,
+		"created_at": false, "processed_at": false, "cancelled_at": false, "updated_at": false,
+	},
+	crmhub.EntityEvent: {
+		"type": false, "occurred_at": false, "customer.external_id": false, "customer.email": false,
+		"customer.phone": false,
+	},
+}
+
+// knownTarget reports whether target is a field of entity, and whether it
+// holds a list.
+func knownTarget(entity crmhub.Entity, target string) (ok, list bool) {
+	if name, found := strings.CutPrefix(target, "attributes."); found {
+		return name != "" && !strings.ContainsAny(name, " \t"), false
+	}
+	list, ok = targets[entity][target]
+	return ok, list
+}
+
+// targetNames lists the fields of entity, for hints.
+func targetNames(entity crmhub.Entity) []string {
+	var names []string
+	for n := range targets[entity] {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return append(names, "attributes.NAME")
+}
