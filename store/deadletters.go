@@ -131,3 +131,17 @@ func (r reader) DeadLetters(ctx context.Context, after int64, limit int) ([]Dead
 	}
 	return out, nil
 }
+
+// DeadLetterByKey returns the dead letter stored under key, or an error
+// wrapping crmhub.ErrNotFound.
+func (r reader) DeadLetterByKey(ctx context.Context, key string) (DeadLetter, error) {
+	var row deadLetterRow
+	err := sqlxGet(ctx, r, &row, "SELECT "+deadLetterColumns+" FROM dead_letters WHERE key = ?", key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return DeadLetter{}, fmt.Errorf("dead letter %s: %w", key, crmhub.ErrNotFound)
+	}
+	if err != nil {
+		return DeadLetter{}, fmt.Errorf("read dead letter %s: %w", key, err)
+	}
+	return row.deadLetter()
+}

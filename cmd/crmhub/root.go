@@ -103,6 +103,7 @@ Start with 'crmhub demo', or write a config with 'crmhub init > crmhub.yaml'.`,
 		newStatusCmd(g),
 		newDemoCmd(g),
 		newDLQCmd(g),
+		newImportCmd(g),
 	)
 	return root
 }
