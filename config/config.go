@@ -265,4 +265,22 @@ type IdentityConfig struct {
 	// merging anything, because such a key is a placeholder, not a person.
 	// Default 5.
 	MaxProfilesPerKey int `yaml:"max_profiles_per_key"`
+	// Survivorship chooses, per profile field, which record's value the
+	// profile shows.
+	Survivorship SurvivorshipConfig `yaml:"survivorship,omitempty"`
+}
+
+// SurvivorshipConfig chooses which record supplies each profile field:
+// most_recent (the record its source changed last), source_priority (the
+// first source in SourcePriority that has a value) or most_complete (the
+// longest value; for addresses the one with the most parts).
+type SurvivorshipConfig struct {
+	// Default is the policy of fields not listed in Fields. Default
+	// most_recent.
+	Default string `yaml:"default,omitempty"`
+	// SourcePriority lists source names, most trusted first.
+	SourcePriority []string `yaml:"source_priority,omitempty"`
+	// Fields maps email, phone, name, birthday, address, locale or
+	// attributes.NAME to a policy.
+	Fields map[string]string `yaml:"fields,omitempty"`
 }

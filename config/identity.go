@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -168,6 +169,34 @@ func (v *checker) identity() {
 		if strings.TrimSpace(b) == "" {
 			v.add(indexPath("identity.blocked_values", i), "empty blocked value", "delete the empty entry")
 		}
+	}
+	policies := []string{"most_recent", "source_priority", "most_complete"}
+	sv := id.Survivorship
+	if sv.Default != "" && !slices.Contains(policies, sv.Default) {
+		v.add("identity.survivorship.default", fmt.Sprintf("unknown policy %q", abbreviate(sv.Default))+didYouMean(sv.Default, policies),
+			"known: "+commaList(policies))
+	}
+	survivingFields := []string{"address", "birthday", "email", "locale", "name", "phone"}
+	for _, f := range slices.Sorted(maps.Keys(sv.Fields)) {
+		p := sv.Fields[f]
+		if !slices.Contains(survivingFields, f) && !strings.HasPrefix(f, "attributes.") {
+			v.add("identity.survivorship.fields."+f, fmt.Sprintf("unknown field %q", abbreviate(f))+didYouMean(f, survivingFields),
+				"known: "+commaList(survivingFields)+" and attributes.NAME")
+		}
+		if !slices.Contains(policies, p) {
+			v.add("identity.survivorship.fields."+f, fmt.Sprintf("unknown policy %q", abbreviate(p))+didYouMean(p, policies),
+				"known: "+commaList(policies))
+		}
+	}
+	for i, s := range sv.SourcePriority {
+		if v.c.Source(s) == nil {
+			v.add(indexPath("identity.survivorship.source_priority", i), fmt.Sprintf("no source named %q", abbreviate(s)),
+				"list names from sources:")
+		}
+	}
+	if (sv.Default == "source_priority" || slices.Contains(slices.Collect(maps.Values(sv.Fields)), "source_priority")) && len(sv.SourcePriority) == 0 {
+		v.add("identity.survivorship.source_priority", "source_priority is used but no sources are listed",
+			"add source_priority: [erp, main-store], most trusted first")
 	}
 	if id.MaxProfilesPerKey < 0 {
 		v.add("identity.max_profiles_per_key", "must be positive", "remove it to use 5, or set a number of profiles")

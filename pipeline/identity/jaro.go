@@ -1,0 +1,124 @@
+package identity
+
+// jaroWinkler returns the Jaro–Winkler similarity of two rune strings, 0
+// (nothing alike) to 1 (equal), with the usual prefix scale 0.1 over at
+// most four runes. It is written here rather than taken from a library
+// because it runs for every candidate pair of a rebuild and must not
+// allocate for names of ordinary length.
+func jaroWinkler(a, b []rune) float64 {
+	if len(a) == 0 || len(b) == 0 {
+		return 0
+	}
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	window := max(len(b)/2-1, 0)
+	var bufA, bufB [64]bool
+	matchedA, matchedB := bufA[:0], bufB[:0]
+	if len(a) <= len(bufA) && len(b) <= len(bufB) {
+		matchedA, matchedB = bufA[:len(a)], bufB[:len(b)]
+	} else {
+		matchedA, matchedB = make([]bool, len(a)), make([]bool, len(b))
+	}
+	matches := 0
+	for i, r := range a {
+		lo, hi := max(0, i-window), min(len(b), i+window+1)
+		for j := lo; j < hi; j++ {
+			if !matchedB[j] && b[j] == r {
+				matchedA[i], matchedB[j] = true, true
+				matches++
+				break
+			}
+		}
+	}
+	if matches == 0 {
+		return 0
+	}
+	transpositions, j := 0, 0
+	for i := range a {
+		if !matchedA[i] {
+			continue
+		}
+		for !matchedB[j] {
+			j++
+		}
+		if a[i] != b[j] {
+			transpositions++
+		}
+		j++
+	}
+	m := float64(matches)
+	jaro := (m/float64(len(a)) + m/float64(len(b)) + (m-float64(transpositions)/2)/m) / 3
+	prefix := 0
+	for prefix < min(4, len(a)) && a[prefix] == b[prefix] {
+		prefix++
+	}
+	return jaro + float64(prefix)*0.1*(1-jaro)
+}
+
+// withinOneEdit reports whether a and b differ by at most one insertion,
+// deletion, substitution or transposition of adjacent characters, the
+// typing mistakes that corrupt dates, postcodes and emails.
+func withinOneEdit(a, b string) bool {
+	if a == b {
+		return true
+	}
+	la, lb := len(a), len(b)
+	if la > lb {
+		a, b, la, lb = b, a, lb, la
+	}
+	if lb-la > 1 {
+		return false
+	}
+	i := 0
+	for i < la && a[i] == b[i] {
+		i++
+	}
+	if la == lb {
+		if a[i+1:] == b[i+1:] {
+			return true // substitution
+		}
+		return i+1 < la && a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:] // transposition
+	}
+	return a[i:] == b[i+1:] // insertion
+}
+
+// levenshteinAtMost reports whether the edit distance of a and b is at
+// most k, for small k, in O(k·n).
+func levenshteinAtMost(a, b string, k int) bool {
+	if abs(len(a)-len(b)) > k {
+		return false
+	}
+	if k <= 1 {
+		return withinOneEdit(a, b)
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		best := cur[0]
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			best = min(best, cur[j])
+		}
+		if best > k {
+			return false
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)] <= k
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}

@@ -1,0 +1,86 @@
+package identity
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Key kinds. A key is kind, tenant and value joined by "|", so records of
+// different tenants never share one.
+const (
+	kindEmail = "e"
+	kindPhone = "p"
+	// Blocking keys: cheap, typo-tolerant groupings under which records
+	// are compared by the fuzzy rules.
+	kindBirthday       = "bd"  // full birthday
+	kindNames          = "bn"  // transliteration keys of both names, sorted
+	kindLastBirthYear  = "bly" // family name and birth year
+	kindFirstBirthYear = "bfy" // given name and birth year
+	kindFirstPostcode  = "bfp" // given name and postcode
+	kindLastPostcode   = "blp" // family name and postcode
+	kindFirstCity      = "bfc" // given name and city
+	kindEmailLocal     = "bel" // email local part, across domain typos
+	kindStreet         = "bs"  // street line and postcode
+)
+
+func makeKey(kind, tenant, value string) string { return kind + "|" + tenant + "|" + value }
+
+// keyKind returns the kind of a key.
+func keyKind(k string) string {
+	kind, _, _ := strings.Cut(k, "|")
+	return kind
+}
+
+// deterministic reports whether a key links records on its own.
+func deterministic(k string) bool {
+	kind := keyKind(k)
+	return kind == kindEmail || kind == kindPhone
+}
+
+// keysOf returns the sorted, distinct keys of a record: its emails and
+// phones, unless blocked, and its blocking keys.
+func keysOf(f *features, blocked blockedSet) []string {
+	var ks []string
+	add := func(kind string, parts ...string) {
+		for _, p := range parts {
+			if p == "" {
+				return
+			}
+		}
+		ks = append(ks, makeKey(kind, f.tenant, strings.Join(parts, "|")))
+	}
+	for _, e := range f.emails {
+		if !blocked.blocksEmail(e) {
+			add(kindEmail, e)
+		}
+	}
+	for _, p := range f.phones {
+		if !blocked.blocksPhone(p) {
+			add(kindPhone, p)
+		}
+	}
+	for _, l := range f.locals {
+		add(kindEmailLocal, l)
+	}
+	add(kindBirthday, f.dobKey)
+	if !f.first.empty() && !f.last.empty() {
+		pair := []string{f.first.trans, f.last.trans}
+		slices.Sort(pair)
+		add(kindNames, pair...)
+	}
+	year := ""
+	if f.dobKey != "" {
+		year = strconv.Itoa(f.dob.Year)
+	}
+	add(kindLastBirthYear, f.last.trans, year)
+	add(kindFirstBirthYear, f.first.trans, year)
+	add(kindFirstPostcode, f.first.trans, f.post)
+	add(kindLastPostcode, f.last.trans, f.post)
+	add(kindFirstCity, f.first.trans, f.cityK)
+	if len(f.street) > 0 {
+		add(kindStreet, string(f.street), f.post)
+	}
+	slices.Sort(ks)
+	return slices.Compact(ks)
+}

@@ -1,0 +1,308 @@
+package identity
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/crmhub/crmhub"
+)
+
+// A level is one outcome of comparing a field of two records, with the
+// Fellegi–Sunter probabilities of seeing it: m among pairs that are the
+// same person, u among candidate pairs that are not. Its weight is
+// log2(m/u): agreement on a rare value says much, disagreement on a field
+// that people often change (email, phone) says little.
+type level struct {
+	name string
+	m, u float64
+}
+
+func (l level) weight() float64 { return math.Log2(l.m / l.u) }
+
+// comparison levels per field, last level "different". The probabilities
+// are chosen for customer data as shops hold it: typing mistakes in a name
+// or a birthday digit are common, a changed email or phone is common,
+// agreement on a full birthday or a street line among non-matching
+// candidates is rare.
+var (
+	firstLevels = []level{
+		{"exact", 0.80, 0.008}, {"transliteration", 0.06, 0.002}, {"similar", 0.07, 0.004},
+		{"initial or close", 0.04, 0.03}, {"different", 0.03, 0.956}}
+	lastLevels = []level{
+		{"exact", 0.82, 0.004}, {"transliteration", 0.05, 0.001}, {"similar", 0.07, 0.002},
+		{"close", 0.03, 0.02}, {"different", 0.03, 0.973}}
+	dobLevels = []level{
+		{"exact", 0.82, 0.0003}, {"one digit or day/month swapped", 0.08, 0.003},
+		{"one digit of the year", 0.02, 0.002},
+		{"same day and month", 0.03, 0.003}, {"within a year", 0.04, 0.02}, {"different", 0.03, 0.9747}}
+	emailLevels = []level{
+		{"exact", 0.85, 0.0001}, {"typo", 0.10, 0.0005}, {"different", 0.05, 0.9994}}
+	phoneLevels = []level{
+		{"exact", 0.80, 0.0001}, {"same subscriber digits", 0.05, 0.001}, {"different", 0.15, 0.9989}}
+	streetLevels = []level{
+		{"exact", 0.75, 0.001}, {"similar", 0.15, 0.005}, {"different", 0.10, 0.994}}
+	postLevels = []level{
+		{"exact", 0.85, 0.01}, {"one character", 0.10, 0.05}, {"different", 0.05, 0.94}}
+	cityLevels = []level{
+		{"exact", 0.85, 0.1}, {"similar", 0.10, 0.01}, {"different", 0.05, 0.89}}
+)
+
+// swapPenalty is subtracted, in bits, when names only agree with given and
+// family name swapped.
+const swapPenalty = 1.0
+
+// Fuzzy fields, as identity.match names them.
+const (
+	FieldName     = "name"
+	FieldBirthday = "birthday"
+	FieldAddress  = "address"
+	FieldEmail    = "email"
+	FieldPhone    = "phone"
+)
+
+// fieldSet is a set of fuzzy fields as bits.
+type fieldSet uint8
+
+const (
+	useName fieldSet = 1 << iota
+	useBirthday
+	useAddress
+	useEmail
+	usePhone
+)
+
+func fieldSetOf(fields []string) fieldSet {
+	var s fieldSet
+	for _, f := range fields {
+		switch f {
+		case FieldName:
+			s |= useName
+		case FieldBirthday:
+			s |= useBirthday
+		case FieldAddress:
+			s |= useAddress
+		case FieldEmail:
+			s |= useEmail
+		case FieldPhone:
+			s |= usePhone
+		}
+	}
+	return s
+}
+
+// outcome is one compared field of a pair.
+type outcome struct {
+	field       string
+	left, right string
+	level       level
+	swapped     bool
+}
+
+// compare compares two records on the fields in set and returns the summed
+// weight in bits. When explain is set it also returns the outcomes.
+func compare(a, b *features, set fieldSet, explain bool) (float64, []outcome) {
+	var w float64
+	var out []outcome
+	note := func(field, left, right string, l level) {
+		w += l.weight()
+		if explain {
+			out = append(out, outcome{field: field, left: left, right: right, level: l})
+		}
+	}
+	if set&useName != 0 {
+		w += names(a, b, explain, &out)
+	}
+	if set&useBirthday != 0 && a.dobKey != "" && b.dobKey != "" {
+		note("birthday", a.dob.String(), b.dob.String(), dobLevels[dobLevel(a, b)])
+	}
+	if set&useEmail != 0 && len(a.emails) > 0 && len(b.emails) > 0 {
+		l, x, y := emailLevel(a, b)
+		note("email", x, y, emailLevels[l])
+	}
+	if set&usePhone != 0 && len(a.phones) > 0 && len(b.phones) > 0 {
+		l, x, y := phoneLevel(a, b)
+		note("phone", x, y, phoneLevels[l])
+	}
+	if set&useAddress != 0 {
+		if len(a.street) > 0 && len(b.street) > 0 {
+			note("address.line1", string(a.street), string(b.street), streetLevels[similarLevel(a.street, b.street, 0.88)])
+		}
+		if a.post != "" && b.post != "" {
+			l := 2
+			switch {
+			case a.post == b.post:
+				l = 0
+			case withinOneEdit(a.post, b.post):
+				l = 1
+			}
+			note("address.postal_code", a.post, b.post, postLevels[l])
+		}
+		if len(a.city) > 0 && len(b.city) > 0 {
+			note("address.city", a.cityK, b.cityK, cityLevels[similarLevel(a.city, b.city, 0.88)])
+		}
+	}
+	return w, out
+}
+
+// names adds the weight of first and last name, taking given and family
+// name swapped when that agrees better.
+func names(a, b *features, explain bool, out *[]outcome) float64 {
+	fl, ll := nameLevel(a.first, b.first, true), nameLevel(a.last, b.last, false)
+	direct := levelWeight(firstLevels, fl) + levelWeight(lastLevels, ll)
+	sf, sl := nameLevel(a.first, b.last, true), nameLevel(a.last, b.first, false)
+	swapped := levelWeight(firstLevels, sf) + levelWeight(lastLevels, sl) - swapPenalty
+	bothSwapped := sf >= 0 && sl >= 0
+	if bothSwapped && swapped > direct {
+		if explain {
+			*out = append(*out,
+				outcome{field: "first_name", left: a.first.key, right: b.last.key, level: firstLevels[sf], swapped: true},
+				outcome{field: "last_name", left: a.last.key, right: b.first.key, level: lastLevels[sl], swapped: true})
+		}
+		return swapped
+	}
+	if explain {
+		if fl >= 0 {
+			*out = append(*out, outcome{field: "first_name", left: a.first.key, right: b.first.key, level: firstLevels[fl]})
+		}
+		if ll >= 0 {
+			*out = append(*out, outcome{field: "last_name", left: a.last.key, right: b.last.key, level: lastLevels[ll]})
+		}
+	}
+	return direct
+}
+
+func levelWeight(levels []level, i int) float64 {
+	if i < 0 {
+		return 0
+	}
+	return levels[i].weight()
+}
+
+// nameLevel compares two name parts: -1 when one is missing.
+func nameLevel(x, y name, first bool) int {
+	switch {
+	case x.empty() || y.empty():
+		return -1
+	case x.key == y.key:
+		return 0
+	case x.trans == y.trans:
+		return 1
+	}
+	s := jaroWinkler(x.runes, y.runes)
+	switch {
+	case s >= 0.92:
+		return 2
+	case s >= 0.85:
+		return 3
+	case first && (len(x.runes) == 1 || len(y.runes) == 1) && x.runes[0] == y.runes[0]:
+		return 3
+	}
+	return 4
+}
+
+func similarLevel(x, y []rune, threshold float64) int {
+	if string(x) == string(y) {
+		return 0
+	}
+	if jaroWinkler(x, y) >= threshold {
+		return 1
+	}
+	return 2
+}
+
+func dobLevel(a, b *features) int {
+	switch {
+	case a.dobKey == b.dobKey:
+		return 0
+	case a.dob.Year != b.dob.Year && a.dob.Month == b.dob.Month && a.dob.Day == b.dob.Day && withinOneEdit(a.dobKey, b.dobKey):
+		return 2 // a slip in the year says less than one in day or month
+	case withinOneEdit(a.dobKey, b.dobKey),
+		a.dob.Year == b.dob.Year && int(a.dob.Month) == b.dob.Day && a.dob.Day == int(b.dob.Month):
+		return 1
+	}
+	if a.dob.Month == b.dob.Month && a.dob.Day == b.dob.Day {
+		return 3
+	}
+	days := dateTime(a.dob).Sub(dateTime(b.dob)).Hours() / 24
+	if math.Abs(days) <= 366 {
+		return 4
+	}
+	return 5
+}
+
+func emailLevel(a, b *features) (int, string, string) {
+	best, x, y := 2, a.emails[0], b.emails[0]
+	for _, e := range a.emails {
+		for _, f := range b.emails {
+			switch {
+			case e == f:
+				return 0, e, f
+			case best > 1 && (levenshteinAtMost(e, f, 2) || jaroWinkler([]rune(e), []rune(f)) >= 0.92):
+				best, x, y = 1, e, f
+			}
+		}
+	}
+	return best, x, y
+}
+
+func phoneLevel(a, b *features) (int, string, string) {
+	best, x, y := 2, a.phones[0], b.phones[0]
+	for _, p := range a.phones {
+		for _, q := range b.phones {
+			switch {
+			case p == q:
+				return 0, p, q
+			case best > 1 && len(p) >= 8 && len(q) >= 8 && p[len(p)-7:] == q[len(q)-7:]:
+				best, x, y = 1, p, q
+			}
+		}
+	}
+	return best, x, y
+}
+
+// namesConflict reports whether two records carry first names that cannot
+// be the same person's, directly or with given and family name swapped.
+// A shared email or phone does not link such records: families and
+// colleagues share them.
+func namesConflict(a, b *features) bool {
+	if a.first.empty() || b.first.empty() {
+		return false
+	}
+	if nameLevel(a.first, b.first, true) < 4 {
+		return false
+	}
+	if nameLevel(a.first, b.last, true) < 3 || nameLevel(a.last, b.first, true) < 3 {
+		return false
+	}
+	return true
+}
+
+// probability turns a weight into the posterior probability of a match
+// given the prior log2 odds.
+func probability(w, prior float64) float64 {
+	return 1 / (1 + math.Exp2(-(w + prior)))
+}
+
+// evidenceOf turns outcomes into the merge log's evidence.
+func evidenceOf(outs []outcome) []crmhub.Evidence {
+	ev := make([]crmhub.Evidence, 0, len(outs))
+	for _, o := range outs {
+		f := o.field
+		if o.swapped {
+			f += " (swapped)"
+		}
+		ev = append(ev, crmhub.Evidence{Field: f + ": " + o.level.name, Left: o.left, Right: o.right,
+			Score: round(o.level.weight())})
+	}
+	return ev
+}
+
+func round(x float64) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'f', 2, 64), 64)
+	return v
+}
+
+func dateTime(d crmhub.Date) time.Time {
+	return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC)
+}
