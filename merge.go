@@ -15,6 +15,10 @@ type Merge struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	UndoneAt   *time.Time `json:"undone_at,omitempty"`
 	UndoneBy   string     `json:"undone_by,omitempty"`
+	// Sides lists, per profile that took part, the records
+	// (source:external_id) it held when the merge happened, so that the
+	// merge can be undone.
+	Sides map[string][]string `json:"sides,omitempty"`
 }
 
 // Evidence is one compared field behind a merge decision.

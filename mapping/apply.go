@@ -3,6 +3,7 @@ package mapping
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/tidwall/gjson"
 
@@ -27,8 +28,28 @@ func JSONRecord(payload []byte) (Record, error) {
 
 type jsonRecord []byte
 
+// Values reads a gjson path. When the path finds nothing and the
+// payload has a top-level key spelled exactly like it, that key is read:
+// CSV rows travel as flat objects whose column names may contain dots or
+// spaces ("address.city", "date of birth").
 func (j jsonRecord) Values(path string) []string {
-	return values(gjson.GetBytes(j, path))
+	res := gjson.GetBytes(j, path)
+	if !res.Exists() && strings.ContainsAny(path, ".*?|#@\\!=<>%") {
+		res = gjson.GetBytes(j, escapePath(path))
+	}
+	return values(res)
+}
+
+// escapePath escapes gjson's special characters so a path names one key.
+func escapePath(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(".*?|#@\\!=<>%", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func values(res gjson.Result) []string {

@@ -182,3 +182,18 @@ func FuzzParse(f *testing.F) {
 		_, _ = mapping.Parse("fuzz.yaml", src)
 	})
 }
+
+func TestJSONRecordReadsFlatKeysWithDots(t *testing.T) {
+	rec, err := mapping.JSONRecord([]byte(`{"address.city":"Dubai","date of birth":"1991-03-14","a":{"b":"nested"},"x|y":"pipe"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{"address.city": "Dubai", "date of birth": "1991-03-14", "a.b": "nested", "x|y": "pipe"} {
+		if got := rec.Values(path); len(got) != 1 || got[0] != want {
+			t.Errorf("Values(%q) = %v, want %q", path, got, want)
+		}
+	}
+	if got := rec.Values("address.zip"); got != nil {
+		t.Errorf("a missing dotted key gave %v", got)
+	}
+}

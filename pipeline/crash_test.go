@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -90,7 +92,7 @@ func TestCrashLosesNothingAndDuplicatesNothing(t *testing.T) {
 			for {
 				c, err := s.Counts(ctx)
 				require.NoError(t, err)
-				if c.Customers >= int64(crashRecords) {
+				if c.Customers >= int64(crashRecords) && strings.Contains(logs.String(), childReady) {
 					break
 				}
 				if time.Now().After(deadline) {
@@ -119,12 +121,35 @@ func TestCrashLosesNothingAndDuplicatesNothing(t *testing.T) {
 	}
 }
 
-func startCrashChild(t *testing.T, driver, dsn string, seed uint64) (*exec.Cmd, *bytes.Buffer) {
+// syncBuffer is a bytes.Buffer the child's output goroutine and the test
+// may use at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// childReady is what the child prints once it handles SIGTERM; a signal
+// sent earlier would kill it before it could shut down gracefully.
+const childReady = "crash child: ready"
+
+func startCrashChild(t *testing.T, driver, dsn string, seed uint64) (*exec.Cmd, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envCrashChild+"=1", envCrashDriver+"="+driver, envCrashDSN+"="+dsn,
 		envCrashRecords+"="+strconv.Itoa(crashRecords), envCrashSeed+"="+strconv.FormatUint(seed, 10))
-	logs := new(bytes.Buffer)
+	logs := new(syncBuffer)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	require.NoError(t, cmd.Start())
 	return cmd, logs
@@ -135,6 +160,7 @@ func startCrashChild(t *testing.T, driver, dsn string, seed uint64) (*exec.Cmd, 
 func crashChild() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
+	fmt.Fprintln(os.Stderr, childReady)
 	fail := func(err error) int {
 		fmt.Fprintln(os.Stderr, "crash child:", err)
 		return 3

@@ -25,9 +25,13 @@ func (t *Tx) RecordMerge(ctx context.Context, m crmhub.Merge) error {
 	if m.Evidence == nil {
 		ev = []byte("[]")
 	}
+	sides, err := json.Marshal(m.Sides)
+	if err != nil || m.Sides == nil {
+		sides = []byte("{}")
+	}
 	if _, err := t.exec(ctx, t.d.rebind(`INSERT INTO merges (id, survivor_id, rule, score, evidence, actor,
-		created_at, undone_at, undone_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), m.ID, m.SurvivorID, m.Rule, m.Score,
-		string(ev), m.Actor, utc(m.CreatedAt), nullTime(m.UndoneAt), m.UndoneBy); err != nil {
+		created_at, undone_at, undone_by, sides) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), m.ID, m.SurvivorID, m.Rule, m.Score,
+		string(ev), m.Actor, utc(m.CreatedAt), nullTime(m.UndoneAt), m.UndoneBy, string(sides)); err != nil {
 		return fmt.Errorf("record merge %s: %w", m.ID, err)
 	}
 	args := make([]any, 0, 2*len(m.MergedIDs))
@@ -66,6 +70,7 @@ type mergeRow struct {
 	CreatedAt  time.Time    `db:"created_at"`
 	UndoneAt   sql.NullTime `db:"undone_at"`
 	UndoneBy   string       `db:"undone_by"`
+	Sides      []byte       `db:"sides"`
 }
 
 // Merge returns one merge, or an error wrapping crmhub.ErrNotFound.
@@ -90,7 +95,7 @@ func (r reader) MergesOf(ctx context.Context, customerID string) ([]crmhub.Merge
 func (r reader) merges(ctx context.Context, where string, args ...any) ([]crmhub.Merge, error) {
 	var rows []mergeRow
 	if err := sqlxSelect(ctx, r, &rows, `SELECT id, survivor_id, rule, score, evidence, actor, created_at,
-		undone_at, undone_by FROM merges `+where, args...); err != nil {
+		undone_at, undone_by, sides FROM merges `+where, args...); err != nil {
 		return nil, fmt.Errorf("read merges: %w", err)
 	}
 	out := make([]crmhub.Merge, len(rows))
@@ -106,6 +111,12 @@ func (r reader) merges(ctx context.Context, where string, args ...any) ([]crmhub
 		}
 		if len(m.Evidence) == 0 {
 			m.Evidence = nil
+		}
+		if err := json.Unmarshal(row.Sides, &m.Sides); err != nil {
+			return nil, fmt.Errorf("decode merge %s sides: %w", row.ID, err)
+		}
+		if len(m.Sides) == 0 {
+			m.Sides = nil
 		}
 		if err := sqlxSelect(ctx, r, &m.MergedIDs, "SELECT customer_id FROM merge_members WHERE merge_id = ? ORDER BY customer_id",
 			row.ID); err != nil {

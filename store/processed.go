@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -18,4 +19,14 @@ func (t *Tx) MarkProcessed(ctx context.Context, handler, key string) (first bool
 	}
 	n, err := res.RowsAffected()
 	return n == 1, wrap(err, "mark %s processed by %s", key, handler)
+}
+
+// CountProcessed counts the idempotency marks of one handler: how many
+// distinct messages it has completed.
+func (r reader) CountProcessed(ctx context.Context, handler string) (int64, error) {
+	var n int64
+	if err := sqlxGet(ctx, r, &n, "SELECT COUNT(*) FROM processed WHERE handler = ?", handler); err != nil {
+		return 0, fmt.Errorf("count processed messages: %w", err)
+	}
+	return n, nil
 }

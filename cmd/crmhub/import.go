@@ -90,6 +90,14 @@ func (g *globals) runImport(ctx context.Context, sourceName, path string) error 
 	if err != nil {
 		return err
 	}
+	sources, err := mapSources(app.cfg)
+	if err != nil {
+		return usageError{err}
+	}
+	base, err := settledNow(ctx, app.store)
+	if err != nil {
+		return err
+	}
 	imp := &importer{g: g, store: app.store, in: pipeline.NewIngester(app.store, app.bus, true), rules: rules,
 		source: sourceName, file: filepath.Base(path), fileID: fileID,
 		opts: mapping.Options{DefaultRegion: src.DefaultRegion}, progress: newProgress(g.stderr)}
@@ -101,8 +109,21 @@ func (g *globals) runImport(ctx context.Context, sourceName, path string) error 
 		return err
 	}
 	imp.progress.done(imp.lines)
-	fprintf(g.stdout, "%s: %d records, %d new to the raw table; %d bad lines", path, imp.records,
-		after.RawRecords-before.RawRecords, imp.bad)
+	landed := after.RawRecords - before.RawRecords
+	// The new records go through the map and persist stages now, so that
+	// the profiles are there when the command returns. Records landed
+	// before (a repeated import) were resolved then.
+	if landed > 0 {
+		if err := app.runUntil(ctx, app.newStages(sources), base.until(landed+int64(imp.bad))); err != nil {
+			return fmt.Errorf("resolve imported records: %w", err)
+		}
+	}
+	if after, err = app.store.Counts(ctx); err != nil {
+		return err
+	}
+	fprintf(g.stdout, "%s: %d records, %d new to the raw table; %d bad lines; %d profiles (%+d), %d merges (%+d)",
+		path, imp.records, landed, imp.bad, after.Customers, after.Customers-before.Customers,
+		after.Merges, after.Merges-before.Merges)
 	if imp.bad > 0 {
 		fprintf(g.stdout, " (see crmhub dlq list)")
 	}

@@ -47,7 +47,7 @@ rec-5-org, lachlan, berry, 4814, 19990219
 `)
 	r := runCLI(t, "import", "legacy", csvPath, "-c", cfg)
 	require.Equal(t, exitOK, r.code, r.stderr)
-	require.Contains(t, r.stdout, "3 records, 3 new to the raw table; 2 bad lines (see crmhub dlq list)")
+	require.Contains(t, r.stdout, "3 records, 3 new to the raw table; 2 bad lines; 3 profiles (+3), 0 merges (+0) (see crmhub dlq list)")
 
 	r = runCLI(t, "dlq", "list", "-c", cfg)
 	require.Equal(t, exitOK, r.code, r.stderr)
@@ -57,7 +57,7 @@ rec-5-org, lachlan, berry, 4814, 19990219
 	// Again: nothing changes, not even the dead letters' attempts.
 	r = runCLI(t, "import", "legacy", csvPath, "-c", cfg)
 	require.Equal(t, exitOK, r.code, r.stderr)
-	require.Contains(t, r.stdout, "3 records, 0 new to the raw table; 2 bad lines")
+	require.Contains(t, r.stdout, "3 records, 0 new to the raw table; 2 bad lines; 3 profiles (+0), 0 merges (+0)")
 	s, err := store.Open(context.Background(), store.Options{Driver: store.DriverSQLite, DSN: filepath.Join(dir, "crmhub.db")})
 	require.NoError(t, err)
 	defer s.Close()

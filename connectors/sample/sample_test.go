@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmhub/crmhub/connectors/sample"
+	"github.com/crmhub/crmhub/mapping"
 )
 
 func TestGenerateIsReproducible(t *testing.T) {
@@ -50,4 +51,29 @@ func TestGenerateShapes(t *testing.T) {
 	require.NoError(t, d.Decode(&shop))
 	require.Equal(t, recs[0].ExternalID, shop.ID.String())
 	require.Greater(t, len(shop.ID.String()), 16)
+}
+
+func TestMappingsMapEverySampleRecord(t *testing.T) {
+	rules := map[string]*mapping.Rules{}
+	for name, yaml := range sample.Mappings() {
+		r, err := mapping.Parse(name+".yaml", yaml)
+		require.NoError(t, err, name)
+		rules[name] = r
+	}
+	require.Len(t, rules, len(sample.SourceTypes))
+	mapped := 0
+	for _, e := range sample.Generate(1, 40) {
+		rec, err := mapping.JSONRecord(e.Payload)
+		if err != nil {
+			continue // the truncated ERP delivery
+		}
+		m, err := rules[e.Source].Apply(rec, mapping.Options{DefaultRegion: "AE"})
+		if e.ExternalID == "1296999999999999" {
+			continue
+		}
+		require.NoError(t, err, e.Source)
+		require.Equal(t, e.ExternalID, m.ExternalID, e.Source)
+		mapped++
+	}
+	require.Greater(t, mapped, 60)
 }

@@ -62,6 +62,17 @@ func (r *Record) Field(name string) string {
 	return ""
 }
 
+// Identifiable reports whether the record carries anything that tells a
+// person apart: an email, a phone or a name.
+func (r *Record) Identifiable() bool {
+	for _, f := range []string{"emails", "phones", "first_name", "last_name"} {
+		if r.Field(f) != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // Source describes where a record came from, for NewRecord.
 type Source struct {
 	Name, Type, Tenant string

@@ -70,12 +70,21 @@ func (r *resolver) usable(key string, members []*features) bool {
 // have distinct keys. It returns groups of indexes into records.
 func Resolve(records []Record, cfg Config, splits []Split, links []Link) [][]int {
 	r := newResolver(cfg)
-	n := len(records)
-	feats := make([]*features, n)
+	feats := make([]*features, len(records))
+	parallel(len(records), func(i int) { feats[i] = featuresOf(&records[i]) })
+	groups, _ := r.group(feats, nil, splits, links)
+	return groups
+}
+
+// group resolves a closed set of records: every record that could link
+// to one of them is among them. usable says whether a key links its
+// members; nil means judge it by its members in feats, which is right when
+// feats holds every record there is.
+func (r *resolver) group(feats []*features, usable func(key string) bool, splits []Split, links []Link) ([][]int, []edge) {
+	n := len(feats)
 	keys := make([]Key, n)
 	recKeys := make([][]string, n)
 	parallel(n, func(i int) {
-		feats[i] = featuresOf(&records[i])
 		keys[i] = feats[i].key
 		recKeys[i] = keysOf(feats[i], r.blocked)
 	})
@@ -85,18 +94,22 @@ func Resolve(records []Record, cfg Config, splits []Split, links []Link) [][]int
 			index[k] = append(index[k], int32(i))
 		}
 	}
-	usable := make(map[string]bool, len(index))
+	ok := make(map[string]bool, len(index))
 	for k, members := range index {
 		if len(members) < 2 {
+			continue
+		}
+		if usable != nil {
+			ok[k] = usable(k)
 			continue
 		}
 		fs := make([]*features, len(members))
 		for j, m := range members {
 			fs[j] = feats[m]
 		}
-		usable[k] = r.usable(k, fs)
+		ok[k] = r.usable(k, fs)
 	}
-	edges := r.edges(feats, recKeys, func(k string) ([]int32, bool) { return index[k], usable[k] })
+	edges := r.edges(feats, recKeys, func(k string) ([]int32, bool) { return index[k], ok[k] })
 	byKey := make(map[Key]int, n)
 	for i, k := range keys {
 		byKey[k] = i
@@ -108,7 +121,7 @@ func Resolve(records []Record, cfg Config, splits []Split, links []Link) [][]int
 			edges = append(edges, edge{a: a, b: b, rule: RuleManual, score: 1})
 		}
 	}
-	return cluster(keys, edges, splitLabels(splits, byKey))
+	return cluster(keys, edges, splitLabels(splits, byKey)), edges
 }
 
 // edges compares every node with the later nodes that share a usable key

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/crmhub/crmhub/config"
+	"github.com/crmhub/crmhub/connectors/sample"
+	"github.com/crmhub/crmhub/mapping"
+	"github.com/crmhub/crmhub/pipeline"
+	"github.com/crmhub/crmhub/pipeline/identity"
+	"github.com/crmhub/crmhub/store"
+)
+
+// mapSources compiles the mapping of every configured source. A source
+// without a mapping of its own uses its connector's built-in one, when
+// there is one.
+func mapSources(cfg *config.Config) (map[string]pipeline.MapSource, error) {
+	out := map[string]pipeline.MapSource{}
+	for _, src := range cfg.Sources {
+		ms := pipeline.MapSource{Source: identity.Source{Name: src.Name, Type: src.Type, Tenant: src.Tenant,
+			DefaultRegion: src.DefaultRegion}}
+		switch {
+		case src.Mapping != "":
+			rules, err := mapping.Load(src.Mapping)
+			if err != nil {
+				return nil, fmt.Errorf("source %s: %w", src.Name, err)
+			}
+			ms.Rules = rules
+		case src.Type == "sample":
+			// The sample connector imitates several systems; its sources
+			// are added below under their own names.
+			continue
+		}
+		out[src.Name] = ms
+	}
+	return out, nil
+}
+
+// addSampleSources adds the built-in mappings of the sample connector's
+// sources.
+func addSampleSources(out map[string]pipeline.MapSource) error {
+	for name, rules := range sample.Mappings() {
+		r, err := mapping.Parse("sample/"+name+".yaml", rules)
+		if err != nil {
+			return fmt.Errorf("built-in mapping of %s: %w", name, err)
+		}
+		out[name] = pipeline.MapSource{Rules: r, Source: identity.Source{Name: name, Type: sample.SourceTypes[name],
+			DefaultRegion: "AE"}}
+	}
+	return nil
+}
+
+// newStages builds the map and persist stages for the app's config.
+func (a *app) newStages(sources map[string]pipeline.MapSource) *pipeline.Stages {
+	return pipeline.NewStages(a.store, sources, identity.NewResolver(identity.ConfigFrom(a.cfg.Identity)), a.log)
+}
+
+// runUntil runs the stages until done reports true or ctx ends, then shuts
+// the pipeline down.
+func (a *app) runUntil(ctx context.Context, st *pipeline.Stages, done func(context.Context) (bool, error)) error {
+	p, err := pipeline.New(a.store, a.bus, pipeline.Options{Logger: a.log})
+	if err != nil {
+		return err
+	}
+	st.Register(p)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- p.Run(runCtx) }()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-errc:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return ctx.Err()
+		case <-tick.C:
+			ok, err := done(ctx)
+			if err != nil {
+				cancel()
+				<-errc
+				return err
+			}
+			if ok {
+				cancel()
+				return ignoreCanceled(<-errc)
+			}
+		}
+	}
+}
+
+func ignoreCanceled(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// settledCounts is how many messages had left the pipeline at one moment:
+// resolved by the persist stage or dead-lettered.
+type settledCounts struct {
+	s               *store.Store
+	processed, dead int64
+}
+
+func settledNow(ctx context.Context, s *store.Store) (settledCounts, error) {
+	p, d, err := settled(ctx, s)
+	return settledCounts{s: s, processed: p, dead: d}, err
+}
+
+// until returns a condition that holds once n more messages have left the
+// pipeline.
+func (c settledCounts) until(n int64) func(context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		p, d, err := settled(ctx, c.s)
+		return p-c.processed+d-c.dead >= n, err
+	}
+}
+
+func settled(ctx context.Context, s *store.Store) (processed, dead int64, err error) {
+	if processed, err = s.CountProcessed(ctx, pipeline.HandlerPersist); err != nil {
+		return 0, 0, err
+	}
+	c, err := s.Counts(ctx)
+	return processed, c.DeadLetters, err
+}

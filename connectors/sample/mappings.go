@@ -1,0 +1,21 @@
+package sample
+
+import (
+	"embed"
+	"strings"
+)
+
+//go:embed mappings/*.yaml
+var mappingFiles embed.FS
+
+// Mappings returns the built-in mapping of each sample source, by source
+// name, as YAML in the format of mapping files.
+func Mappings() map[string][]byte {
+	out := map[string][]byte{}
+	entries, _ := mappingFiles.ReadDir("mappings")
+	for _, e := range entries {
+		b, _ := mappingFiles.ReadFile("mappings/" + e.Name())
+		out[strings.TrimSuffix(e.Name(), ".yaml")] = b
+	}
+	return out
+}

@@ -1,0 +1,724 @@
+package identity
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/crmhub/crmhub"
+	"github.com/crmhub/crmhub/store"
+)
+
+// Resolver resolves records into profiles in the store, one record at a
+// time, inside the caller's transaction.
+type Resolver struct {
+	r *resolver
+	// Now stamps merges; tests replace it.
+	Now func() time.Time
+}
+
+// NewResolver returns a Resolver with the rules in cfg.
+func NewResolver(cfg Config) *Resolver {
+	return &Resolver{r: newResolver(cfg), Now: time.Now}
+}
+
+// Outcome says what resolving one record did.
+type Outcome struct {
+	// CustomerID is the profile the record belongs to now.
+	CustomerID string
+	// Changed lists every profile whose document was written, tombstones
+	// of merged profiles included.
+	Changed []string
+	// Merges are the merges the record caused.
+	Merges []crmhub.Merge
+	// Stale is set when the store holds a newer version of the record; it
+	// was ignored.
+	Stale bool
+}
+
+// node is a record of a region with what the resolver derived from it.
+type node struct {
+	rec      Record
+	feat     *features
+	customer string // profile before this change; "" for a new record
+}
+
+// Apply resolves one record: it stores the record and its keys, links it
+// to the records that match, and rewrites the profiles that changed. An
+// older version than the stored one is ignored.
+func (s *Resolver) Apply(ctx context.Context, tx *store.Tx, rec Record) (Outcome, error) {
+	key := rec.Key()
+	doc, err := json.Marshal(rec)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("encode record %s: %w", key, err)
+	}
+	stored, err := tx.IdentityRecords(ctx, []store.RecordKey{store.RecordKey(key)})
+	if err != nil {
+		return Outcome{}, err
+	}
+	var old *node
+	if len(stored) == 1 {
+		if rec.Version != "" && crmhub.CompareVersions(rec.Version, stored[0].Version) < 0 {
+			return Outcome{CustomerID: stored[0].CustomerID, Stale: true}, nil
+		}
+		if bytes.Equal(stored[0].Doc, doc) && stored[0].CustomerID != "" {
+			return Outcome{CustomerID: stored[0].CustomerID}, nil
+		}
+		o, err := decodeNode(stored[0])
+		if err != nil {
+			return Outcome{}, err
+		}
+		old = o
+	}
+	cur := &node{rec: rec, feat: featuresOf(&rec)}
+	if old != nil {
+		cur.customer, cur.feat.constrained = old.customer, old.feat.constrained
+	}
+	newKeys := keysOf(cur.feat, s.r.blocked)
+	var oldKeys []string
+	if old != nil {
+		oldKeys = keysOf(old.feat, s.r.blocked)
+	}
+	if err := tx.PutIdentityRecords(ctx, []store.IdentityRecord{{RecordKey: store.RecordKey(key), Tenant: rec.Tenant,
+		Version: rec.Version, Doc: doc, Constrained: cur.feat.constrained}}); err != nil {
+		return Outcome{}, err
+	}
+	add, del := diffKeys(oldKeys, newKeys)
+	if err := tx.SetIdentityKeys(ctx, store.RecordKey(key), add, del); err != nil {
+		return Outcome{}, err
+	}
+
+	// What matches now: the members of the record's keys, after the change.
+	ix := newKeyIndex(s, tx)
+	if err := ix.load(ctx, union(oldKeys, newKeys), cur); err != nil {
+		return Outcome{}, err
+	}
+	neighbors := map[Key]edge{}
+	det := map[Key]string{}
+	var cands []Key
+	for _, k := range newKeys {
+		if !ix.usable(k) {
+			continue
+		}
+		rule := s.r.detRule(keyKind(k))
+		for _, m := range ix.members[k] {
+			if m == key {
+				continue
+			}
+			if _, ok := det[m]; !ok {
+				det[m] = ""
+				cands = append(cands, m)
+			}
+			if rule != "" {
+				det[m] = rule
+			}
+		}
+	}
+	for _, m := range cands {
+		if other := ix.nodes[m]; other != nil && other.customer != "" {
+			if r, score, ok := s.r.link(cur.feat, other.feat, det[m]); ok {
+				neighbors[m] = edge{rule: r, score: score}
+			}
+		}
+	}
+	linked := map[string][]Key{} // profile -> its records the new one links to
+	for m := range neighbors {
+		c := ix.nodes[m].customer
+		linked[c] = append(linked[c], m)
+	}
+	crossing := ix.crossing(oldKeys, newKeys, old)
+	if err := ix.loadNodes(ctx, crossing); err != nil {
+		return Outcome{}, err
+	}
+	matchChanged := old == nil || fingerprint(old.feat) != fingerprint(cur.feat)
+
+	// An update that changes nothing identity resolution looks at keeps the
+	// record where it is.
+	if old != nil && !matchChanged && len(crossing) == 0 && old.customer != "" {
+		members, err := s.profileRecords(ctx, tx, []string{old.customer}, cur)
+		if err != nil {
+			return Outcome{}, err
+		}
+		return s.write(ctx, tx, []group{{id: old.customer, nodes: members[old.customer]}}, nil, nil)
+	}
+
+	// Everything the change can affect: the profiles the record was and
+	// will be linked with, and the profiles under keys that start or stop
+	// linking.
+	seed := map[string]bool{}
+	for c := range linked {
+		seed[c] = true
+	}
+	if old != nil && old.customer != "" {
+		seed[old.customer] = true
+	}
+	for _, k := range crossing {
+		for _, m := range ix.members[k] {
+			if n := ix.nodes[m]; n != nil && n.customer != "" {
+				seed[n.customer] = true
+			}
+		}
+	}
+	region, err := s.profileRecords(ctx, tx, slices.Sorted(maps.Keys(seed)), cur)
+	if err != nil {
+		return Outcome{}, err
+	}
+	constrained := cur.feat.constrained
+	for _, ns := range region {
+		for _, n := range ns {
+			constrained = constrained || n.feat.constrained
+		}
+	}
+	if old == nil && len(crossing) == 0 && !constrained {
+		return s.attach(ctx, tx, cur, linked, region, neighbors)
+	}
+	return s.recompute(ctx, tx, cur, region, constrained)
+}
+
+// attach adds a new record to the profiles it links to, merging them when
+// it links to several. Without constraints a profile is a connected
+// component, so this is what recomputing the region would give.
+func (s *Resolver) attach(ctx context.Context, tx *store.Tx, cur *node, linked map[string][]Key,
+	region map[string][]*node, neighbors map[Key]edge) (Outcome, error) {
+	ids := slices.Sorted(maps.Keys(linked))
+	if len(ids) == 0 {
+		id := crmhub.NewID(crmhub.CustomerIDPrefix)
+		return s.write(ctx, tx, []group{{id: id, nodes: []*node{cur}}}, nil, nil)
+	}
+	survivor := ids[0] // the oldest profile keeps its id
+	g := group{id: survivor, nodes: []*node{cur}}
+	for _, id := range ids {
+		g.nodes = append(g.nodes, region[id]...)
+	}
+	var tombstones []string
+	var merges []crmhub.Merge
+	if len(ids) > 1 {
+		tombstones = ids[1:]
+		m := crmhub.Merge{ID: crmhub.NewID(crmhub.MergeIDPrefix), SurvivorID: survivor, MergedIDs: tombstones,
+			Actor: "system", CreatedAt: s.Now().UTC(), Sides: map[string][]string{}}
+		for _, id := range ids {
+			for _, n := range region[id] {
+				m.Sides[id] = append(m.Sides[id], n.rec.Key().String())
+			}
+		}
+		m.Sides[survivor] = append(m.Sides[survivor], cur.rec.Key().String())
+		// The evidence is the weakest of the links that bridge the
+		// profiles: the merge is only as sure as that.
+		first := true
+		for _, id := range ids {
+			best := Key{}
+			bestScore := -1.0
+			for _, k := range linked[id] {
+				if e := neighbors[k]; e.score > bestScore {
+					best, bestScore = k, e.score
+				}
+			}
+			if first || bestScore < m.Score {
+				e := neighbors[best]
+				m.Rule, m.Score = e.rule, round(e.score)
+				other := findNode(region[id], best)
+				_, outs := compare(cur.feat, other.feat, useName|useBirthday|useAddress|useEmail|usePhone, true)
+				m.Evidence = evidenceOf(outs)
+				first = false
+			}
+		}
+		merges = append(merges, m)
+	}
+	return s.write(ctx, tx, []group{g}, tombstones, merges)
+}
+
+func findNode(ns []*node, k Key) *node {
+	for _, n := range ns {
+		if n.rec.Key() == k {
+			return n
+		}
+	}
+	return nil
+}
+
+// recompute re-derives the profiles of a region from its records. When a
+// constraint is involved the region first grows to the whole connected
+// part of the graph, since the greedy split depends on all of it.
+func (s *Resolver) recompute(ctx context.Context, tx *store.Tx, cur *node, region map[string][]*node, constrained bool) (Outcome, error) {
+	var nodes []*node
+	seen := map[Key]bool{}
+	addNode := func(n *node) {
+		if !seen[n.rec.Key()] {
+			seen[n.rec.Key()] = true
+			nodes = append(nodes, n)
+		}
+	}
+	addNode(cur)
+	for _, id := range slices.Sorted(maps.Keys(region)) {
+		for _, n := range region[id] {
+			addNode(n)
+		}
+	}
+	ix := newKeyIndex(s, tx)
+	if constrained {
+		for i := 0; i < len(nodes); i++ {
+			n := nodes[i]
+			ks := keysOf(n.feat, s.r.blocked)
+			if err := ix.load(ctx, ks, cur); err != nil {
+				return Outcome{}, err
+			}
+			var reach []string
+			for _, k := range ks {
+				if !ix.usable(k) {
+					continue
+				}
+				rule := s.r.detRule(keyKind(k))
+				for _, m := range ix.members[k] {
+					o := ix.nodes[m]
+					if seen[m] || o == nil || o.customer == "" {
+						continue
+					}
+					if _, _, ok := s.r.link(n.feat, o.feat, rule); ok {
+						reach = append(reach, o.customer)
+					}
+				}
+			}
+			if len(reach) > 0 {
+				more, err := s.profileRecords(ctx, tx, reach, cur)
+				if err != nil {
+					return Outcome{}, err
+				}
+				for _, id := range slices.Sorted(maps.Keys(more)) {
+					for _, m := range more[id] {
+						addNode(m)
+					}
+				}
+			}
+		}
+	}
+	slices.SortFunc(nodes, func(a, b *node) int { return a.rec.Key().Compare(b.rec.Key()) })
+	keys := make([]store.RecordKey, len(nodes))
+	feats := make([]*features, len(nodes))
+	var all []string
+	for i, n := range nodes {
+		keys[i], feats[i] = store.RecordKey(n.rec.Key()), n.feat
+		all = append(all, keysOf(n.feat, s.r.blocked)...)
+	}
+	slices.Sort(all)
+	if err := ix.load(ctx, slices.Compact(all), cur); err != nil {
+		return Outcome{}, err
+	}
+	splits, links, err := constraintsOf(ctx, tx, keys)
+	if err != nil {
+		return Outcome{}, err
+	}
+	groups, edges := s.r.group(feats, ix.usable, splits, links)
+	return s.assign(ctx, tx, nodes, groups, edges)
+}
+
+// assign gives the groups of a recomputed region their profile ids: each
+// group keeps the id most of its records had, larger groups choosing
+// first; the rest get new ids. A profile no group keeps becomes a
+// tombstone pointing at the group that took most of its records.
+func (s *Resolver) assign(ctx context.Context, tx *store.Tx, nodes []*node, groups [][]int, edges []edge) (Outcome, error) {
+	order := make([]int, len(groups))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return len(groups[b]) - len(groups[a]) })
+	taken := map[string]bool{}
+	ids := make([]string, len(groups))
+	for _, gi := range order {
+		votes := map[string]int{}
+		for _, i := range groups[gi] {
+			if c := nodes[i].customer; c != "" {
+				votes[c]++
+			}
+		}
+		best := ""
+		for _, c := range slices.Sorted(maps.Keys(votes)) {
+			if !taken[c] && (best == "" || votes[c] > votes[best]) {
+				best = c
+			}
+		}
+		if best == "" {
+			best = crmhub.NewID(crmhub.CustomerIDPrefix)
+		}
+		taken[best] = true
+		ids[gi] = best
+	}
+	groupOf := make([]int, len(nodes))
+	out := make([]group, len(groups))
+	for gi, g := range groups {
+		out[gi].id = ids[gi]
+		for _, i := range g {
+			groupOf[i] = gi
+			out[gi].nodes = append(out[gi].nodes, nodes[i])
+		}
+	}
+	// Former profiles that no group kept.
+	destination := map[string]map[int]int{}
+	for i, n := range nodes {
+		if n.customer != "" && !taken[n.customer] {
+			if destination[n.customer] == nil {
+				destination[n.customer] = map[int]int{}
+			}
+			destination[n.customer][groupOf[i]]++
+		}
+	}
+	var tombstones []string
+	var merges []crmhub.Merge
+	mergedInto := map[int][]string{}
+	for _, c := range slices.Sorted(maps.Keys(destination)) {
+		best, bestN := -1, 0
+		for gi, cnt := range destination[c] {
+			if cnt > bestN || (cnt == bestN && gi < best) {
+				best, bestN = gi, cnt
+			}
+		}
+		tombstones = append(tombstones, c)
+		mergedInto[best] = append(mergedInto[best], c)
+	}
+	// A group that holds records of several former profiles is a merge.
+	for gi, g := range groups {
+		former := map[string][]string{}
+		for _, i := range g {
+			if c := nodes[i].customer; c != "" {
+				former[c] = append(former[c], nodes[i].rec.Key().String())
+			}
+		}
+		if len(former) < 2 {
+			continue
+		}
+		m := crmhub.Merge{ID: crmhub.NewID(crmhub.MergeIDPrefix), SurvivorID: ids[gi], Actor: "system",
+			CreatedAt: s.Now().UTC(), Sides: former}
+		for c := range former {
+			if c != ids[gi] {
+				m.MergedIDs = append(m.MergedIDs, c)
+			}
+		}
+		if len(m.MergedIDs) == 0 {
+			continue
+		}
+		slices.Sort(m.MergedIDs)
+		// Evidence: the weakest edge that joins records of different
+		// former profiles.
+		var weakest *edge
+		for i := range edges {
+			e := &edges[i]
+			if groupOf[e.a] != gi || groupOf[e.b] != gi || nodes[e.a].customer == nodes[e.b].customer {
+				continue
+			}
+			if weakest == nil || e.score < weakest.score {
+				weakest = e
+			}
+		}
+		if weakest != nil {
+			m.Rule, m.Score = weakest.rule, round(weakest.score)
+			_, outs := compare(nodes[weakest.a].feat, nodes[weakest.b].feat, useName|useBirthday|useAddress|useEmail|usePhone, true)
+			m.Evidence = evidenceOf(outs)
+		} else {
+			m.Rule = RuleFuzzy
+		}
+		merges = append(merges, m)
+	}
+	tomb := make([]tombstone, 0, len(tombstones))
+	for gi, cs := range mergedInto {
+		for _, c := range cs {
+			tomb = append(tomb, tombstone{id: c, into: ids[gi]})
+		}
+	}
+	return s.writeGroups(ctx, tx, out, tomb, merges)
+}
+
+// group is one profile to write.
+type group struct {
+	id    string
+	nodes []*node
+}
+
+type tombstone struct{ id, into string }
+
+func (s *Resolver) write(ctx context.Context, tx *store.Tx, gs []group, merged []string, merges []crmhub.Merge) (Outcome, error) {
+	tomb := make([]tombstone, len(merged))
+	for i, id := range merged {
+		tomb[i] = tombstone{id: id, into: gs[0].id}
+	}
+	return s.writeGroups(ctx, tx, gs, tomb, merges)
+}
+
+// writeGroups writes the profiles of gs, their tombstones and the merge
+// log. The record being applied is the one whose node has no customer or
+// appears in gs; the outcome names its profile.
+func (s *Resolver) writeGroups(ctx context.Context, tx *store.Tx, gs []group, tombs []tombstone, merges []crmhub.Merge) (Outcome, error) {
+	var out Outcome
+	cs := make([]crmhub.Customer, 0, len(gs)+len(tombs))
+	for _, g := range gs {
+		recs := make([]Record, len(g.nodes))
+		for i, n := range g.nodes {
+			recs[i] = n.rec
+		}
+		slices.SortFunc(recs, func(a, b Record) int { return a.Key().Compare(b.Key()) })
+		c := s.r.cfg.Survivorship.Profile(g.id, recs)
+		c.UpdatedAt = time.Time{} // set to now by the store: the profile changed now
+		cs = append(cs, c)
+		out.Changed = append(out.Changed, g.id)
+	}
+	for _, t := range tombs {
+		cs = append(cs, crmhub.Customer{ID: t.id, MergedInto: t.into})
+		out.Changed = append(out.Changed, t.id)
+	}
+	if err := tx.UpsertCustomers(ctx, cs); err != nil {
+		return Outcome{}, err
+	}
+	for _, m := range merges {
+		if err := tx.RecordMerge(ctx, m); err != nil {
+			return Outcome{}, err
+		}
+	}
+	out.Merges = merges
+	return out, nil
+}
+
+// profileRecords loads the records of profiles, with cur in place of its
+// stored version.
+func (s *Resolver) profileRecords(ctx context.Context, tx *store.Tx, ids []string, cur *node) (map[string][]*node, error) {
+	stored, err := tx.IdentityRecordsOfCustomers(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]*node{}
+	for _, st := range stored {
+		if Key(st.RecordKey) == cur.rec.Key() {
+			continue
+		}
+		n, err := decodeNode(st)
+		if err != nil {
+			return nil, err
+		}
+		out[n.customer] = append(out[n.customer], n)
+	}
+	return out, nil
+}
+
+func decodeNode(st store.IdentityRecord) (*node, error) {
+	var rec Record
+	if err := json.Unmarshal(st.Doc, &rec); err != nil {
+		return nil, fmt.Errorf("decode identity record %s: %w", st.RecordKey, err)
+	}
+	f := featuresOf(&rec)
+	f.constrained = st.Constrained
+	return &node{rec: rec, feat: f, customer: st.CustomerID}, nil
+}
+
+func constraintsOf(ctx context.Context, tx *store.Tx, keys []store.RecordKey) ([]Split, []Link, error) {
+	ss, err := tx.SplitsOf(ctx, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	ls, err := tx.LinksOf(ctx, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	return convertSplits(ss), convertLinks(ls), nil
+}
+
+func convertSplits(ss []store.Split) []Split {
+	out := make([]Split, len(ss))
+	for i, s := range ss {
+		out[i].ID = s.ID
+		for _, side := range s.Sides {
+			ks := make([]Key, len(side))
+			for j, k := range side {
+				ks[j] = Key(k)
+			}
+			out[i].Sides = append(out[i].Sides, ks)
+		}
+	}
+	return out
+}
+
+func convertLinks(ls []store.Link) []Link {
+	out := make([]Link, len(ls))
+	for i, l := range ls {
+		out[i] = Link{A: Key(l.A), B: Key(l.B)}
+	}
+	return out
+}
+
+// keyIndex caches key members and their records during one Apply.
+type keyIndex struct {
+	s       *Resolver
+	tx      *store.Tx
+	members map[string][]Key
+	nodes   map[Key]*node
+	cur     *node
+	// before holds the members a key had before the change, for keys the
+	// current record gained or lost.
+	before map[string][]Key
+}
+
+func newKeyIndex(s *Resolver, tx *store.Tx) *keyIndex {
+	return &keyIndex{s: s, tx: tx, members: map[string][]Key{}, nodes: map[Key]*node{}, before: map[string][]Key{}}
+}
+
+// load reads the members of keys (as they are after the change: the
+// current record's keys were written before) and the records of members of
+// keys small enough to use.
+func (ix *keyIndex) load(ctx context.Context, keys []string, cur *node) error {
+	ix.cur = cur
+	ix.nodes[cur.rec.Key()] = cur
+	var missing []string
+	for _, k := range keys {
+		if _, ok := ix.members[k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	limit := ix.s.r.cfg.MaxBlockSize + 1
+	found, err := ix.tx.KeyMembers(ctx, missing, limit)
+	if err != nil {
+		return err
+	}
+	var need []store.RecordKey
+	for _, k := range missing {
+		ms := make([]Key, len(found[k]))
+		for i, m := range found[k] {
+			ms[i] = Key(m)
+			if _, ok := ix.nodes[ms[i]]; !ok && len(found[k]) < limit {
+				ix.nodes[ms[i]] = nil
+				need = append(need, m)
+			}
+		}
+		ix.members[k] = ms
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	stored, err := ix.tx.IdentityRecords(ctx, need)
+	if err != nil {
+		return err
+	}
+	for _, st := range stored {
+		n, err := decodeNode(st)
+		if err != nil {
+			return err
+		}
+		ix.nodes[Key(st.RecordKey)] = n
+	}
+	return nil
+}
+
+// usable judges a loaded key by its members after the change.
+func (ix *keyIndex) usable(k string) bool {
+	return ix.usableMembers(k, ix.members[k])
+}
+
+func (ix *keyIndex) usableMembers(k string, ms []Key) bool {
+	if len(ms) > ix.s.r.cfg.MaxBlockSize {
+		return false
+	}
+	fs := make([]*features, 0, len(ms))
+	for _, m := range ms {
+		if n := ix.nodes[m]; n != nil {
+			fs = append(fs, n.feat)
+		}
+	}
+	return ix.s.r.usable(k, fs)
+}
+
+// crossing returns the keys whose usability the change flipped: keys the
+// record gained or lost, or kept with a changed name, that now link or stop
+// linking their members. Their members' profiles must be recomputed.
+func (ix *keyIndex) crossing(oldKeys, newKeys []string, old *node) []string {
+	var out []string
+	cur := ix.cur.rec.Key()
+	for _, k := range union(oldKeys, newKeys) {
+		after := ix.members[k]
+		if len(after) > ix.s.r.cfg.MaxBlockSize+1 {
+			continue // unusable before and after
+		}
+		before := slices.DeleteFunc(slices.Clone(after), func(m Key) bool { return m == cur })
+		var oldFeat *features
+		if slices.Contains(oldKeys, k) {
+			before = append(before, cur)
+			oldFeat = old.feat
+		}
+		if ix.usableWith(k, before, oldFeat) != ix.usableWith(k, after, ix.cur.feat) && len(after)+len(before) > 2 {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// usableWith judges a key by members, taking the current record's
+// features as f.
+func (ix *keyIndex) usableWith(k string, ms []Key, f *features) bool {
+	if len(ms) > ix.s.r.cfg.MaxBlockSize {
+		return false
+	}
+	cur := ix.cur.rec.Key()
+	fs := make([]*features, 0, len(ms))
+	for _, m := range ms {
+		switch n := ix.nodes[m]; {
+		case m == cur:
+			fs = append(fs, f)
+		case n != nil:
+			fs = append(fs, n.feat)
+		}
+	}
+	return ix.s.r.usable(k, fs)
+}
+
+// loadNodes reads the records of every member of keys, however many.
+func (ix *keyIndex) loadNodes(ctx context.Context, keys []string) error {
+	var need []store.RecordKey
+	for _, k := range keys {
+		for _, m := range ix.members[k] {
+			if ix.nodes[m] == nil {
+				need = append(need, store.RecordKey(m))
+			}
+		}
+	}
+	stored, err := ix.tx.IdentityRecords(ctx, need)
+	if err != nil {
+		return err
+	}
+	for _, st := range stored {
+		n, err := decodeNode(st)
+		if err != nil {
+			return err
+		}
+		ix.nodes[Key(st.RecordKey)] = n
+	}
+	return nil
+}
+
+// fingerprint is what identity resolution looks at in a record: equal
+// fingerprints link the same way.
+func fingerprint(f *features) string {
+	return strings.Join([]string{f.tenant, strings.Join(f.emails, ","), strings.Join(f.phones, ","),
+		f.first.key, f.last.key, f.dobKey, string(f.street), f.cityK, f.post}, "\x1f")
+}
+
+func diffKeys(old, cur []string) (add, del []string) {
+	for _, k := range cur {
+		if !slices.Contains(old, k) {
+			add = append(add, k)
+		}
+	}
+	for _, k := range old {
+		if !slices.Contains(cur, k) {
+			del = append(del, k)
+		}
+	}
+	return add, del
+}
+
+func union(a, b []string) []string {
+	out := append(slices.Clone(a), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

@@ -1,0 +1,125 @@
+package identity
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/crmhub/crmhub/store"
+	"github.com/crmhub/crmhub/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+// testConfig is the rule set the incremental tests run with.
+func testConfig() Config {
+	return Config{Email: true, Phone: true,
+		Fuzzy: []FuzzyRule{{Fields: []string{"name", "birthday", "address", "email", "phone"}, Threshold: 0.95}}}
+}
+
+// hashGroups hashes a clustering given as groups of record keys: the same
+// clusters give the same hash whatever the profile ids and orders.
+func hashGroups(groups [][]string) string {
+	lines := make([]string, 0, len(groups))
+	for _, g := range groups {
+		g = slices.Clone(g)
+		slices.Sort(g)
+		lines = append(lines, strings.Join(g, ","))
+	}
+	sort.Strings(lines)
+	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	return hex.EncodeToString(sum[:8])
+}
+
+func batchHash(recs []Record, cfg Config, splits []Split, links []Link) string {
+	groups := Resolve(recs, cfg, splits, links)
+	out := make([][]string, len(groups))
+	for i, g := range groups {
+		for _, j := range g {
+			out[i] = append(out[i], recs[j].Key().String())
+		}
+	}
+	return hashGroups(out)
+}
+
+// storeGroups reads the clusters from the identities table.
+func storeGroups(t testing.TB, s *store.Store) map[string][]string {
+	t.Helper()
+	rows, err := s.ReadDB().QueryContext(context.Background(), `SELECT source, external_id, customer_id FROM identities`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	groups := map[string][]string{}
+	for rows.Next() {
+		var src, id, c string
+		if err := rows.Scan(&src, &id, &c); err != nil {
+			t.Fatal(err)
+		}
+		groups[c] = append(groups[c], src+":"+id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return groups
+}
+
+func storeHash(t testing.TB, s *store.Store) string {
+	var out [][]string
+	for _, g := range storeGroups(t, s) {
+		out = append(out, g)
+	}
+	return hashGroups(out)
+}
+
+func applyAll(t testing.TB, s *store.Store, res *Resolver, recs []Record) {
+	t.Helper()
+	ctx := context.Background()
+	for _, r := range recs {
+		err := s.InTx(ctx, func(tx *store.Tx) error {
+			_, err := res.Apply(ctx, tx, r)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("apply %s: %v", r.Key(), err)
+		}
+	}
+}
+
+// TestArrivalOrderDoesNotMatter applies the same records in 100 random
+// orders and compares the clusters with each other and with Resolve.
+func TestArrivalOrderDoesNotMatter(t *testing.T) {
+	recs := synthetic(7, 60)
+	cfg := testConfig()
+	want := batchHash(recs, cfg, nil, nil)
+	groups := Resolve(recs, cfg, nil, nil)
+	multi := 0
+	for _, g := range groups {
+		if len(g) > 1 {
+			multi++
+		}
+	}
+	if multi < 20 {
+		t.Fatalf("the synthetic set should have many multi-record profiles, got %d", multi)
+	}
+	orders := 100
+	if testing.Short() {
+		orders = 10
+	}
+	for i := range orders {
+		rng := rand.New(rand.NewPCG(uint64(i), 1))
+		shuffled := slices.Clone(recs)
+		rng.Shuffle(len(shuffled), func(a, b int) { shuffled[a], shuffled[b] = shuffled[b], shuffled[a] })
+		s := storetest.SQLite(t)
+		applyAll(t, s, NewResolver(cfg), shuffled)
+		if got := storeHash(t, s); got != want {
+			t.Fatalf("order %d: clusters %s, want %s (batch)", i, got, want)
+		}
+		s.Close()
+	}
+}

@@ -1,0 +1,295 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// RecordKey names one source record.
+type RecordKey struct {
+	Source     string `db:"source"`
+	ExternalID string `db:"external_id"`
+}
+
+// IdentityRecord is one customer record as identity resolution keeps it.
+type IdentityRecord struct {
+	RecordKey
+	Tenant  string `db:"tenant"`
+	Version string `db:"version"`
+	// Doc is the record as identity resolution encodes it.
+	Doc []byte `db:"doc"`
+	// Constrained is set when the record is on a side of an unmerge.
+	Constrained bool `db:"constrained"`
+	// CustomerID is the profile the record belongs to ("" before it has
+	// one); it is read from the identities table.
+	CustomerID string `db:"customer_id"`
+}
+
+const identityRecordCols = `r.source, r.external_id, r.tenant, r.version, r.doc, r.constrained,
+	COALESCE(i.customer_id, '') AS customer_id`
+
+// IdentityRecords returns the stored records with the given keys; missing
+// ones are left out.
+func (r reader) IdentityRecords(ctx context.Context, keys []RecordKey) ([]IdentityRecord, error) {
+	var out []IdentityRecord
+	per := r.d.chunkRows(2)
+	for start := 0; start < len(keys); start += per {
+		chunk := keys[start:min(start+per, len(keys))]
+		args := make([]any, 0, 2*len(chunk))
+		for _, k := range chunk {
+			args = append(args, k.Source, k.ExternalID)
+		}
+		var rows []IdentityRecord
+		if err := sqlxSelect(ctx, r, &rows, `SELECT `+identityRecordCols+` FROM identity_records r
+			LEFT JOIN identities i ON i.source = r.source AND i.external_id = r.external_id
+			WHERE (r.source, r.external_id) IN (`+valuesList(len(chunk), 2)+`)`, args...); err != nil {
+			return nil, fmt.Errorf("read identity records: %w", err)
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
+}
+
+// IdentityRecordsOfCustomers returns the stored records of the given
+// profiles.
+func (r reader) IdentityRecordsOfCustomers(ctx context.Context, ids []string) ([]IdentityRecord, error) {
+	var out []IdentityRecord
+	per := r.d.chunkRows(1)
+	for start := 0; start < len(ids); start += per {
+		chunk := ids[start:min(start+per, len(ids))]
+		var rows []IdentityRecord
+		if err := sqlxSelect(ctx, r, &rows, `SELECT `+identityRecordCols+` FROM identities i
+			JOIN identity_records r ON r.source = i.source AND r.external_id = i.external_id
+			WHERE i.customer_id IN (`+placeholders(len(chunk))+`)`, anySlice(chunk)...); err != nil {
+			return nil, fmt.Errorf("read identity records of profiles: %w", err)
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
+}
+
+// KeyMembers returns, for each key, the records that hold it: at most
+// limit of them, so a caller can tell a key with more than limit-1 members
+// without reading them all.
+func (r reader) KeyMembers(ctx context.Context, keys []string, limit int) (map[string][]RecordKey, error) {
+	out := make(map[string][]RecordKey, len(keys))
+	for _, k := range keys {
+		var rows []RecordKey
+		if err := sqlxSelect(ctx, r, &rows, `SELECT source, external_id FROM identity_keys WHERE key = ?
+			ORDER BY source, external_id LIMIT ?`, k, limit); err != nil {
+			return nil, fmt.Errorf("read members of a match key: %w", err)
+		}
+		out[k] = rows
+	}
+	return out, nil
+}
+
+// PutIdentityRecords creates or replaces records.
+func (t *Tx) PutIdentityRecords(ctx context.Context, recs []IdentityRecord) error {
+	now := time.Now().UTC()
+	args := make([]any, 0, 7*len(recs))
+	for _, rec := range recs {
+		args = append(args, rec.Source, rec.ExternalID, rec.Tenant, rec.Version, string(rec.Doc), boolInt(rec.Constrained), now)
+	}
+	return wrap(t.execRows(ctx, `INSERT INTO identity_records (source, external_id, tenant, version, doc,
+		constrained, updated_at) VALUES `, 7, ` ON CONFLICT (source, external_id) DO UPDATE SET
+		tenant = excluded.tenant, version = excluded.version, doc = excluded.doc,
+		constrained = excluded.constrained, updated_at = excluded.updated_at`, args), "write identity records")
+}
+
+// SetIdentityKeys adds and removes match keys of one record.
+func (t *Tx) SetIdentityKeys(ctx context.Context, k RecordKey, add, del []string) error {
+	for _, key := range del {
+		if _, err := t.exec(ctx, t.d.rebind(`DELETE FROM identity_keys WHERE key = ? AND source = ? AND external_id = ?`),
+			key, k.Source, k.ExternalID); err != nil {
+			return fmt.Errorf("remove match key: %w", err)
+		}
+	}
+	args := make([]any, 0, 3*len(add))
+	for _, key := range add {
+		args = append(args, key, k.Source, k.ExternalID)
+	}
+	return wrap(t.execRows(ctx, "INSERT INTO identity_keys (key, source, external_id) VALUES ", 3,
+		" ON CONFLICT DO NOTHING", args), "add match keys")
+}
+
+// Split is an unmerge constraint as stored.
+type Split struct {
+	ID    string
+	Sides [][]RecordKey
+}
+
+// AddSplit stores an unmerge constraint and marks its records
+// constrained.
+func (t *Tx) AddSplit(ctx context.Context, s Split, actor string) error {
+	now := time.Now().UTC()
+	var args []any
+	var keys []RecordKey
+	for side, ks := range s.Sides {
+		for _, k := range ks {
+			args = append(args, s.ID, side, k.Source, k.ExternalID, actor, now)
+			keys = append(keys, k)
+		}
+	}
+	if err := t.execRows(ctx, `INSERT INTO identity_splits (split_id, side, source, external_id, actor, created_at)
+		VALUES `, 6, " ON CONFLICT DO NOTHING", args); err != nil {
+		return fmt.Errorf("store split %s: %w", s.ID, err)
+	}
+	return t.markConstrained(ctx, keys)
+}
+
+func (t *Tx) markConstrained(ctx context.Context, keys []RecordKey) error {
+	per := t.d.chunkRows(2)
+	for start := 0; start < len(keys); start += per {
+		chunk := keys[start:min(start+per, len(keys))]
+		args := make([]any, 0, 2*len(chunk))
+		for _, k := range chunk {
+			args = append(args, k.Source, k.ExternalID)
+		}
+		if _, err := t.exec(ctx, t.d.rebind(`UPDATE identity_records SET constrained = 1
+			WHERE (source, external_id) IN (`+valuesList(len(chunk), 2)+`)`), args...); err != nil {
+			return fmt.Errorf("mark constrained records: %w", err)
+		}
+	}
+	return nil
+}
+
+type splitRow struct {
+	ID   string `db:"split_id"`
+	Side int    `db:"side"`
+	RecordKey
+}
+
+// SplitsOf returns every split that names one of the records, whole.
+func (r reader) SplitsOf(ctx context.Context, keys []RecordKey) ([]Split, error) {
+	ids := map[string]bool{}
+	per := r.d.chunkRows(2)
+	for start := 0; start < len(keys); start += per {
+		chunk := keys[start:min(start+per, len(keys))]
+		args := make([]any, 0, 2*len(chunk))
+		for _, k := range chunk {
+			args = append(args, k.Source, k.ExternalID)
+		}
+		var found []string
+		if err := sqlxSelect(ctx, r, &found, `SELECT DISTINCT split_id FROM identity_splits
+			WHERE (source, external_id) IN (`+valuesList(len(chunk), 2)+`)`, args...); err != nil {
+			return nil, fmt.Errorf("read splits: %w", err)
+		}
+		for _, id := range found {
+			ids[id] = true
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	list := make([]string, 0, len(ids))
+	for id := range ids {
+		list = append(list, id)
+	}
+	return r.splits(ctx, "WHERE split_id IN ("+placeholders(len(list))+")", anySlice(list)...)
+}
+
+// Splits returns every split.
+func (r reader) Splits(ctx context.Context) ([]Split, error) { return r.splits(ctx, "") }
+
+func (r reader) splits(ctx context.Context, where string, args ...any) ([]Split, error) {
+	var rows []splitRow
+	if err := sqlxSelect(ctx, r, &rows, `SELECT split_id, side, source, external_id FROM identity_splits `+where+`
+		ORDER BY split_id, side, source, external_id`, args...); err != nil {
+		return nil, fmt.Errorf("read splits: %w", err)
+	}
+	var out []Split
+	for _, row := range rows {
+		if len(out) == 0 || out[len(out)-1].ID != row.ID {
+			out = append(out, Split{ID: row.ID})
+		}
+		s := &out[len(out)-1]
+		for len(s.Sides) <= row.Side {
+			s.Sides = append(s.Sides, nil)
+		}
+		s.Sides[row.Side] = append(s.Sides[row.Side], row.RecordKey)
+	}
+	return out, nil
+}
+
+// DeleteSplits removes splits, as a forced merge of their sides does.
+func (t *Tx) DeleteSplits(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return wrap(t.execIn(ctx, "DELETE FROM identity_splits WHERE split_id IN ", ids, ""), "delete splits")
+}
+
+// Link is a forced merge as stored.
+type Link struct {
+	A, B RecordKey
+}
+
+// AddLink stores a forced merge of two records.
+func (t *Tx) AddLink(ctx context.Context, l Link, actor string) error {
+	_, err := t.exec(ctx, t.d.rebind(`INSERT INTO identity_links (a_source, a_external_id, b_source, b_external_id,
+		actor, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+		l.A.Source, l.A.ExternalID, l.B.Source, l.B.ExternalID, actor, time.Now().UTC())
+	return wrap(err, "store forced merge")
+}
+
+type linkRow struct {
+	AS string `db:"a_source"`
+	AE string `db:"a_external_id"`
+	BS string `db:"b_source"`
+	BE string `db:"b_external_id"`
+}
+
+// LinksOf returns the forced merges that name one of the records.
+func (r reader) LinksOf(ctx context.Context, keys []RecordKey) ([]Link, error) {
+	var out []Link
+	for _, k := range keys {
+		ls, err := r.links(ctx, `WHERE (a_source = ? AND a_external_id = ?) OR (b_source = ? AND b_external_id = ?)`,
+			k.Source, k.ExternalID, k.Source, k.ExternalID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ls...)
+	}
+	return out, nil
+}
+
+// Links returns every forced merge.
+func (r reader) Links(ctx context.Context) ([]Link, error) { return r.links(ctx, "") }
+
+func (r reader) links(ctx context.Context, where string, args ...any) ([]Link, error) {
+	var rows []linkRow
+	if err := sqlxSelect(ctx, r, &rows, `SELECT a_source, a_external_id, b_source, b_external_id
+		FROM identity_links `+where+` ORDER BY a_source, a_external_id, b_source, b_external_id`, args...); err != nil {
+		return nil, fmt.Errorf("read forced merges: %w", err)
+	}
+	out := make([]Link, len(rows))
+	for i, row := range rows {
+		out[i] = Link{A: RecordKey{row.AS, row.AE}, B: RecordKey{row.BS, row.BE}}
+	}
+	return out, nil
+}
+
+// String formats the key as source:external_id.
+func (k RecordKey) String() string { return k.Source + ":" + strings.TrimSpace(k.ExternalID) }
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// LockIdentity serializes identity resolution: two records of one person
+// resolved at the same time must see each other. SQLite has a single
+// writer already; on PostgreSQL this takes a transaction-scoped advisory
+// lock.
+func (t *Tx) LockIdentity(ctx context.Context) error {
+	if t.d.name != DriverPostgres {
+		return nil
+	}
+	_, err := t.exec(ctx, "SELECT pg_advisory_xact_lock(7406265348107345)")
+	return wrap(err, "lock identity resolution")
+}
