@@ -112,3 +112,36 @@ func BenchmarkInsertRaw(b *testing.B) {
 		})
 	}
 }
+
+// exportBenchCustomers is the size of the store BenchmarkExportCustomers
+// reads.
+const exportBenchCustomers = 100_000
+
+// BenchmarkExportCustomers measures EachCustomer over a store of
+// exportBenchCustomers profiles, each with an identity: one iteration reads
+// them all, decoded, in one read transaction. Writing the store comes
+// before the timer starts.
+func BenchmarkExportCustomers(b *testing.B) {
+	for _, driver := range storetest.Drivers {
+		b.Run(driver, func(b *testing.B) {
+			s := storetest.Open(b, driver)
+			upsertBatches(b, s, newIDs(exportBenchCustomers), "Sara")
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				n := 0
+				if err := s.EachCustomer(ctx, store.ExportOptions{}, func(c crmhub.Customer) error {
+					n++
+					return nil
+				}); err != nil {
+					b.Fatal(err)
+				}
+				if n != exportBenchCustomers {
+					b.Fatalf("exported %d customers, want %d", n, exportBenchCustomers)
+				}
+			}
+			b.ReportMetric(float64(exportBenchCustomers*b.N)/b.Elapsed().Seconds(), "customers/s")
+		})
+	}
+}

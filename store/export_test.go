@@ -3,7 +3,16 @@ package store
 import (
 	"context"
 	"fmt"
+	"testing"
 )
+
+// SetExportPageSize makes EachCustomer and EachOrder read pages of n rows
+// until the test ends, so that a few rows cross page boundaries.
+func SetExportPageSize(t testing.TB, n int) {
+	old := exportPageSize
+	exportPageSize = n
+	t.Cleanup(func() { exportPageSize = old })
+}
 
 // DumpTable renders every row of a table as text, so tests can check what
 // is really stored.

@@ -237,6 +237,39 @@ func (s *Store) inTxOnce(ctx context.Context, fn func(tx *Tx) error, o txOptions
 	return nil
 }
 
+// ReadTx is a read-only transaction: every read through it sees the store
+// as it was at one moment, whatever other transactions commit meanwhile. A
+// ReadTx is not safe for concurrent use and must not be used after the
+// function given to InReadTx returns.
+type ReadTx struct {
+	reader
+}
+
+// InReadTx runs fn in a read-only transaction on the reader pool, so that
+// reads that belong together (an export, a report) are consistent with each
+// other: on PostgreSQL a REPEATABLE READ transaction, on SQLite a read
+// transaction on one WAL snapshot. Whatever fn returns is returned as it is.
+//
+// A long read transaction costs the writers little (readers never block
+// them), but on SQLite the WAL file cannot be checkpointed past its
+// snapshot, and on PostgreSQL vacuum cannot remove rows it may still see:
+// keep fn to the reading and the writing out of what it reads.
+func (s *Store) InReadTx(ctx context.Context, fn func(tx *ReadTx) error) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.driver == DriverPostgres {
+		// The default READ COMMITTED takes a new snapshot per statement.
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	sqlTx, err := s.r.BeginTxx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin read transaction: %w", err)
+	}
+	// Nothing was written: rolling back ends the transaction as well as a
+	// commit would, and also after a panic.
+	defer func() { _ = sqlTx.Rollback() }()
+	return fn(&ReadTx{reader: reader{q: sqlTx, d: s.d}})
+}
+
 // reader holds the queries that read; Store runs them on the reader pool and
 // Tx inside its transaction, so a unit of work sees its own writes.
 type reader struct {

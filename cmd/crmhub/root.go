@@ -104,6 +104,7 @@ Start with 'crmhub demo', or write a config with 'crmhub init > crmhub.yaml'.`,
 		newDemoCmd(g),
 		newDLQCmd(g),
 		newImportCmd(g),
+		newExportCmd(g),
 	)
 	return root
 }
