@@ -15,6 +15,7 @@ const (
 	EventIDPrefix    = "evt"
 	MergeIDPrefix    = "mrg"
 	TokenIDPrefix    = "tok"
+	SplitIDPrefix    = "spl"
 )
 
 // NewID returns a new identifier with the given prefix, such as

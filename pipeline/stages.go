@@ -65,20 +65,13 @@ func (st *Stages) Map(msg *message.Message) ([]*message.Message, error) {
 	return []*message.Message{m}, nil
 }
 
-// MapEnvelope maps one raw envelope; it returns nil for an entity the
-// later stages do not take yet.
+// MapEnvelope maps one raw envelope into its canonical envelope: for a
+// customer the payload is an identity.Record, for other entities the
+// mapped fields.
 func (st *Stages) MapEnvelope(e crmhub.Envelope) (*crmhub.Envelope, error) {
-	src, ok := st.sources[e.Source]
-	if !ok || src.Rules == nil {
-		return nil, crmhub.Permanent(fmt.Errorf("map %s record %s: source %q has no mapping", e.Entity, e.ExternalID, e.Source))
-	}
-	rec, err := mapping.JSONRecord(e.Payload)
+	m, src, err := st.mapped(e)
 	if err != nil {
-		return nil, crmhub.Permanent(fmt.Errorf("map %s record %s of %s: %w", e.Entity, e.ExternalID, e.Source, err))
-	}
-	m, err := src.Rules.Apply(rec, mapping.Options{DefaultRegion: src.Source.DefaultRegion})
-	if err != nil {
-		return nil, crmhub.Permanent(fmt.Errorf("map %s record %s of %s: %w", e.Entity, e.ExternalID, e.Source, err))
+		return nil, err
 	}
 	out := e
 	out.Entity = m.Entity
@@ -86,26 +79,60 @@ func (st *Stages) MapEnvelope(e crmhub.Envelope) (*crmhub.Envelope, error) {
 	if m.Version != "" {
 		out.Version = m.Version
 	}
-	switch m.Entity {
-	case crmhub.EntityCustomer:
-		r, rejected := identity.NewRecord(src.Source, m, e.ReceivedAt)
-		if !r.Identifiable() {
-			return nil, crmhub.Permanent(fmt.Errorf("map customer record %s of %s: no email, phone or name to tell who it is",
-				e.ExternalID, e.Source))
-		}
-		if len(rejected) > 0 {
-			// Field names only: the values are customer data.
-			st.logger.Debug("fields left out of a record", "source", e.Source, "fields", fieldNames(rejected))
+	if m.Entity == crmhub.EntityCustomer {
+		r, err := st.customer(e, m, src)
+		if err != nil {
+			return nil, err
 		}
 		if out.Payload, err = json.Marshal(r); err != nil {
 			return nil, fmt.Errorf("encode canonical record: %w", err)
 		}
-	default:
-		if out.Payload, err = json.Marshal(m); err != nil {
-			return nil, fmt.Errorf("encode canonical record: %w", err)
-		}
+		return &out, nil
+	}
+	if out.Payload, err = json.Marshal(m); err != nil {
+		return nil, fmt.Errorf("encode canonical record: %w", err)
 	}
 	return &out, nil
+}
+
+// CustomerRecord maps a raw envelope to the customer record identity
+// resolution takes; ok is false for records of other entities.
+func (st *Stages) CustomerRecord(e crmhub.Envelope) (rec identity.Record, ok bool, err error) {
+	m, src, err := st.mapped(e)
+	if err != nil || m.Entity != crmhub.EntityCustomer {
+		return identity.Record{}, false, err
+	}
+	rec, err = st.customer(e, m, src)
+	return rec, err == nil, err
+}
+
+func (st *Stages) mapped(e crmhub.Envelope) (mapping.Mapped, MapSource, error) {
+	src, ok := st.sources[e.Source]
+	if !ok || src.Rules == nil {
+		return mapping.Mapped{}, src, crmhub.Permanent(fmt.Errorf("map %s record %s: source %q has no mapping", e.Entity, e.ExternalID, e.Source))
+	}
+	rec, err := mapping.JSONRecord(e.Payload)
+	if err != nil {
+		return mapping.Mapped{}, src, crmhub.Permanent(fmt.Errorf("map %s record %s of %s: %w", e.Entity, e.ExternalID, e.Source, err))
+	}
+	m, err := src.Rules.Apply(rec, mapping.Options{DefaultRegion: src.Source.DefaultRegion})
+	if err != nil {
+		return mapping.Mapped{}, src, crmhub.Permanent(fmt.Errorf("map %s record %s of %s: %w", e.Entity, e.ExternalID, e.Source, err))
+	}
+	return m, src, nil
+}
+
+func (st *Stages) customer(e crmhub.Envelope, m mapping.Mapped, src MapSource) (identity.Record, error) {
+	r, rejected := identity.NewRecord(src.Source, m, e.ReceivedAt)
+	if !r.Identifiable() {
+		return r, crmhub.Permanent(fmt.Errorf("map customer record %s of %s: no email, phone or name to tell who it is",
+			e.ExternalID, e.Source))
+	}
+	if len(rejected) > 0 {
+		// Field names only: the values are customer data.
+		st.logger.Debug("fields left out of a record", "source", e.Source, "fields", fieldNames(rejected))
+	}
+	return r, nil
 }
 
 func fieldNames(m map[string]string) []string {

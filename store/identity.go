@@ -293,3 +293,60 @@ func (t *Tx) LockIdentity(ctx context.Context) error {
 	_, err := t.exec(ctx, "SELECT pg_advisory_xact_lock(7406265348107345)")
 	return wrap(err, "lock identity resolution")
 }
+
+// IdentityAssignments returns which profile each record belongs to.
+func (r reader) IdentityAssignments(ctx context.Context) (map[RecordKey]string, error) {
+	type row struct {
+		RecordKey
+		CustomerID string `db:"customer_id"`
+	}
+	var rows []row
+	if err := sqlxSelect(ctx, r, &rows, "SELECT source, external_id, customer_id FROM identities"); err != nil {
+		return nil, fmt.Errorf("read identities: %w", err)
+	}
+	out := make(map[RecordKey]string, len(rows))
+	for _, r := range rows {
+		out[r.RecordKey] = r.CustomerID
+	}
+	return out, nil
+}
+
+// KeyRow is one match key of one record.
+type KeyRow struct {
+	Key string
+	RecordKey
+}
+
+// ReplaceIdentityKeys deletes every match key, for a rebuild that writes
+// them all again with AddIdentityKeys.
+func (t *Tx) ReplaceIdentityKeys(ctx context.Context) error {
+	_, err := t.exec(ctx, "DELETE FROM identity_keys")
+	return wrap(err, "clear match keys")
+}
+
+// AddIdentityKeys inserts match keys in bulk.
+func (t *Tx) AddIdentityKeys(ctx context.Context, rows []KeyRow) error {
+	args := make([]any, 0, 3*len(rows))
+	for _, r := range rows {
+		args = append(args, r.Key, r.Source, r.ExternalID)
+	}
+	return wrap(t.execRows(ctx, "INSERT INTO identity_keys (key, source, external_id) VALUES ", 3,
+		" ON CONFLICT DO NOTHING", args), "add match keys")
+}
+
+// DeleteIdentityRecords forgets records: their stored form, keys and
+// profile membership.
+func (t *Tx) DeleteIdentityRecords(ctx context.Context, keys []RecordKey) error {
+	for _, k := range keys {
+		for _, q := range []string{
+			"DELETE FROM identity_keys WHERE source = ? AND external_id = ?",
+			"DELETE FROM identity_records WHERE source = ? AND external_id = ?",
+			"DELETE FROM identities WHERE source = ? AND external_id = ?",
+		} {
+			if _, err := t.exec(ctx, t.d.rebind(q), k.Source, k.ExternalID); err != nil {
+				return fmt.Errorf("forget record %s: %w", k, err)
+			}
+		}
+	}
+	return nil
+}

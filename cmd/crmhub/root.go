@@ -105,6 +105,9 @@ Start with 'crmhub demo', or write a config with 'crmhub init > crmhub.yaml'.`,
 		newDLQCmd(g),
 		newImportCmd(g),
 		newExportCmd(g),
+		newMergeCmd(g),
+		newUnmergeCmd(g),
+		newRebuildCmd(g),
 	)
 	return root
 }

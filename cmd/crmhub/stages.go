@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/crmhub/crmhub/config"
@@ -61,7 +62,9 @@ func (a *app) newStages(sources map[string]pipeline.MapSource) *pipeline.Stages 
 // runUntil runs the stages until done reports true or ctx ends, then shuts
 // the pipeline down.
 func (a *app) runUntil(ctx context.Context, st *pipeline.Stages, done func(context.Context) (bool, error)) error {
-	p, err := pipeline.New(a.store, a.bus, pipeline.Options{Logger: a.log})
+	// A one-off run (import) reports what matters itself; the router's
+	// start and stop chatter is left to debug logging.
+	p, err := pipeline.New(a.store, a.bus, pipeline.Options{Logger: slog.New(minLevel{a.log.Handler(), slog.LevelWarn})})
 	if err != nil {
 		return err
 	}
@@ -128,4 +131,22 @@ func settled(ctx context.Context, s *store.Store) (processed, dead int64, err er
 	}
 	c, err := s.Counts(ctx)
 	return processed, c.DeadLetters, err
+}
+
+// minLevel drops records below a level.
+type minLevel struct {
+	slog.Handler
+	level slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(as), h.level}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.level}
 }

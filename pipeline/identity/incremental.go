@@ -177,8 +177,16 @@ func (s *Resolver) Apply(ctx context.Context, tx *store.Tx, rec Record) (Outcome
 	if old == nil && len(crossing) == 0 && !constrained {
 		return s.attach(ctx, tx, cur, linked, region, neighbors)
 	}
-	return s.recompute(ctx, tx, cur, region, constrained)
+	return s.recompute(ctx, tx, cur, region, constrained, system)
 }
+
+// action says who changes profiles, for the merge log.
+type action struct {
+	actor string
+	rule  string // forced rule of the merges the action makes; "" to derive it from the edges
+}
+
+var system = action{actor: "system"}
 
 // attach adds a new record to the profiles it links to, merging them when
 // it links to several. Without constraints a profile is a connected
@@ -244,7 +252,7 @@ func findNode(ns []*node, k Key) *node {
 // recompute re-derives the profiles of a region from its records. When a
 // constraint is involved the region first grows to the whole connected
 // part of the graph, since the greedy split depends on all of it.
-func (s *Resolver) recompute(ctx context.Context, tx *store.Tx, cur *node, region map[string][]*node, constrained bool) (Outcome, error) {
+func (s *Resolver) recompute(ctx context.Context, tx *store.Tx, cur *node, region map[string][]*node, constrained bool, act action) (Outcome, error) {
 	var nodes []*node
 	seen := map[Key]bool{}
 	addNode := func(n *node) {
@@ -253,7 +261,9 @@ func (s *Resolver) recompute(ctx context.Context, tx *store.Tx, cur *node, regio
 			nodes = append(nodes, n)
 		}
 	}
-	addNode(cur)
+	if cur != nil {
+		addNode(cur)
+	}
 	for _, id := range slices.Sorted(maps.Keys(region)) {
 		for _, n := range region[id] {
 			addNode(n)
@@ -313,25 +323,57 @@ func (s *Resolver) recompute(ctx context.Context, tx *store.Tx, cur *node, regio
 		return Outcome{}, err
 	}
 	groups, edges := s.r.group(feats, ix.usable, splits, links)
-	return s.assign(ctx, tx, nodes, groups, edges)
+	return s.assign(ctx, tx, nodes, groups, edges, act)
 }
 
-// assign gives the groups of a recomputed region their profile ids: each
-// group keeps the id most of its records had, larger groups choosing
-// first; the rest get new ids. A profile no group keeps becomes a
-// tombstone pointing at the group that took most of its records.
-func (s *Resolver) assign(ctx context.Context, tx *store.Tx, nodes []*node, groups [][]int, edges []edge) (Outcome, error) {
+// assign gives the groups of a recomputed region their profile ids (see
+// plan) and writes them.
+func (s *Resolver) assign(ctx context.Context, tx *store.Tx, nodes []*node, groups [][]int, edges []edge, act action) (Outcome, error) {
+	customers := make([]string, len(nodes))
+	keys := make([]Key, len(nodes))
+	feats := make([]*features, len(nodes))
+	for i, n := range nodes {
+		customers[i], keys[i], feats[i] = n.customer, n.rec.Key(), n.feat
+	}
+	p := s.plan(customers, keys, feats, groups, edges, act)
+	out := make([]group, len(groups))
+	for gi, g := range groups {
+		out[gi].id = p.ids[gi]
+		for _, i := range g {
+			out[gi].nodes = append(out[gi].nodes, nodes[i])
+		}
+	}
+	return s.writeGroups(ctx, tx, out, p.tombstones, p.merges)
+}
+
+// plan is how a resolved set of records maps onto profiles.
+type plan struct {
+	ids        []string // per group
+	tombstones []tombstone
+	merges     []crmhub.Merge
+	// created counts groups that got a new id; split counts former
+	// profiles whose records went to more than one group.
+	created, split int
+}
+
+// plan gives each group a profile id: the id most of its records had,
+// larger groups choosing first, or a new one. A former profile no group
+// keeps becomes a tombstone pointing at the group that took most of its
+// records. A group holding records of several former profiles is a merge,
+// logged with the weakest edge that joins them as evidence.
+func (s *Resolver) plan(customers []string, keys []Key, feats []*features, groups [][]int, edges []edge, act action) plan {
+	var p plan
 	order := make([]int, len(groups))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return len(groups[b]) - len(groups[a]) })
 	taken := map[string]bool{}
-	ids := make([]string, len(groups))
+	p.ids = make([]string, len(groups))
 	for _, gi := range order {
 		votes := map[string]int{}
 		for _, i := range groups[gi] {
-			if c := nodes[i].customer; c != "" {
+			if c := customers[i]; c != "" {
 				votes[c]++
 			}
 		}
@@ -343,57 +385,69 @@ func (s *Resolver) assign(ctx context.Context, tx *store.Tx, nodes []*node, grou
 		}
 		if best == "" {
 			best = crmhub.NewID(crmhub.CustomerIDPrefix)
+			p.created++
 		}
 		taken[best] = true
-		ids[gi] = best
+		p.ids[gi] = best
 	}
-	groupOf := make([]int, len(nodes))
-	out := make([]group, len(groups))
+	groupOf := make([]int, len(customers))
 	for gi, g := range groups {
-		out[gi].id = ids[gi]
 		for _, i := range g {
 			groupOf[i] = gi
-			out[gi].nodes = append(out[gi].nodes, nodes[i])
 		}
 	}
-	// Former profiles that no group kept.
-	destination := map[string]map[int]int{}
-	for i, n := range nodes {
-		if n.customer != "" && !taken[n.customer] {
-			if destination[n.customer] == nil {
-				destination[n.customer] = map[int]int{}
-			}
-			destination[n.customer][groupOf[i]]++
+	spread := map[string]map[int]int{}
+	for i, c := range customers {
+		if c == "" {
+			continue
 		}
+		if spread[c] == nil {
+			spread[c] = map[int]int{}
+		}
+		spread[c][groupOf[i]]++
 	}
-	var tombstones []string
-	var merges []crmhub.Merge
-	mergedInto := map[int][]string{}
-	for _, c := range slices.Sorted(maps.Keys(destination)) {
+	for _, c := range slices.Sorted(maps.Keys(spread)) {
+		if len(spread[c]) > 1 {
+			p.split++
+		}
+		if taken[c] {
+			continue
+		}
 		best, bestN := -1, 0
-		for gi, cnt := range destination[c] {
+		for gi, cnt := range spread[c] {
 			if cnt > bestN || (cnt == bestN && gi < best) {
 				best, bestN = gi, cnt
 			}
 		}
-		tombstones = append(tombstones, c)
-		mergedInto[best] = append(mergedInto[best], c)
+		p.tombstones = append(p.tombstones, tombstone{id: c, into: p.ids[best]})
 	}
-	// A group that holds records of several former profiles is a merge.
+	// The weakest edge inside each group that joins records of different
+	// former profiles.
+	weakest := map[int]*edge{}
+	for i := range edges {
+		e := &edges[i]
+		ga := groupOf[e.a]
+		if ga != groupOf[e.b] || customers[e.a] == customers[e.b] {
+			continue
+		}
+		if w := weakest[ga]; w == nil || e.score < w.score {
+			weakest[ga] = e
+		}
+	}
 	for gi, g := range groups {
 		former := map[string][]string{}
 		for _, i := range g {
-			if c := nodes[i].customer; c != "" {
-				former[c] = append(former[c], nodes[i].rec.Key().String())
+			if c := customers[i]; c != "" {
+				former[c] = append(former[c], keys[i].String())
 			}
 		}
 		if len(former) < 2 {
 			continue
 		}
-		m := crmhub.Merge{ID: crmhub.NewID(crmhub.MergeIDPrefix), SurvivorID: ids[gi], Actor: "system",
-			CreatedAt: s.Now().UTC(), Sides: former}
+		m := crmhub.Merge{ID: crmhub.NewID(crmhub.MergeIDPrefix), SurvivorID: p.ids[gi], Actor: act.actor,
+			CreatedAt: s.Now().UTC(), Sides: former, Rule: RuleFuzzy}
 		for c := range former {
-			if c != ids[gi] {
+			if c != p.ids[gi] {
 				m.MergedIDs = append(m.MergedIDs, c)
 			}
 		}
@@ -401,34 +455,17 @@ func (s *Resolver) assign(ctx context.Context, tx *store.Tx, nodes []*node, grou
 			continue
 		}
 		slices.Sort(m.MergedIDs)
-		// Evidence: the weakest edge that joins records of different
-		// former profiles.
-		var weakest *edge
-		for i := range edges {
-			e := &edges[i]
-			if groupOf[e.a] != gi || groupOf[e.b] != gi || nodes[e.a].customer == nodes[e.b].customer {
-				continue
-			}
-			if weakest == nil || e.score < weakest.score {
-				weakest = e
-			}
-		}
-		if weakest != nil {
-			m.Rule, m.Score = weakest.rule, round(weakest.score)
-			_, outs := compare(nodes[weakest.a].feat, nodes[weakest.b].feat, useName|useBirthday|useAddress|useEmail|usePhone, true)
+		if w := weakest[gi]; w != nil {
+			m.Rule, m.Score = w.rule, round(w.score)
+			_, outs := compare(feats[w.a], feats[w.b], useName|useBirthday|useAddress|useEmail|usePhone, true)
 			m.Evidence = evidenceOf(outs)
-		} else {
-			m.Rule = RuleFuzzy
 		}
-		merges = append(merges, m)
-	}
-	tomb := make([]tombstone, 0, len(tombstones))
-	for gi, cs := range mergedInto {
-		for _, c := range cs {
-			tomb = append(tomb, tombstone{id: c, into: ids[gi]})
+		if act.rule != "" {
+			m.Rule = act.rule
 		}
+		p.merges = append(p.merges, m)
 	}
-	return s.writeGroups(ctx, tx, out, tomb, merges)
+	return p
 }
 
 // group is one profile to write.
@@ -489,7 +526,7 @@ func (s *Resolver) profileRecords(ctx context.Context, tx *store.Tx, ids []strin
 	}
 	out := map[string][]*node{}
 	for _, st := range stored {
-		if Key(st.RecordKey) == cur.rec.Key() {
+		if cur != nil && Key(st.RecordKey) == cur.rec.Key() {
 			continue
 		}
 		n, err := decodeNode(st)
@@ -566,8 +603,10 @@ func newKeyIndex(s *Resolver, tx *store.Tx) *keyIndex {
 // current record's keys were written before) and the records of members of
 // keys small enough to use.
 func (ix *keyIndex) load(ctx context.Context, keys []string, cur *node) error {
-	ix.cur = cur
-	ix.nodes[cur.rec.Key()] = cur
+	if cur != nil {
+		ix.cur = cur
+		ix.nodes[cur.rec.Key()] = cur
+	}
 	var missing []string
 	for _, k := range keys {
 		if _, ok := ix.members[k]; !ok {
@@ -659,11 +698,14 @@ func (ix *keyIndex) usableWith(k string, ms []Key, f *features) bool {
 	if len(ms) > ix.s.r.cfg.MaxBlockSize {
 		return false
 	}
-	cur := ix.cur.rec.Key()
+	var cur Key
+	if ix.cur != nil {
+		cur = ix.cur.rec.Key()
+	}
 	fs := make([]*features, 0, len(ms))
 	for _, m := range ms {
 		switch n := ix.nodes[m]; {
-		case m == cur:
+		case ix.cur != nil && m == cur:
 			fs = append(fs, f)
 		case n != nil:
 			fs = append(fs, n.feat)

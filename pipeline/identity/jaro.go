@@ -89,7 +89,10 @@ func levenshteinAtMost(a, b string, k int) bool {
 	if abs(len(a)-len(b)) > k {
 		return false
 	}
-	if k <= 1 {
+	switch {
+	case k <= 0:
+		return a == b
+	case k == 1 && !adjacentSwap(a, b):
 		return withinOneEdit(a, b)
 	}
 	prev := make([]int, len(b)+1)
@@ -121,4 +124,18 @@ func abs(x int) int {
 		return -x
 	}
 	return x
+}
+
+// adjacentSwap reports whether a and b differ exactly by two adjacent
+// characters swapped, which withinOneEdit counts as one edit and
+// Levenshtein distance as two.
+func adjacentSwap(a, b string) bool {
+	if len(a) != len(b) || a == b {
+		return false
+	}
+	i := 0
+	for i < len(a) && a[i] == b[i] {
+		i++
+	}
+	return i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:]
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"time"
+	"unicode"
 
 	"github.com/crmhub/crmhub"
 )
@@ -269,6 +270,11 @@ func namesConflict(a, b *features) bool {
 	if a.first.empty() || b.first.empty() {
 		return false
 	}
+	// Names in different scripts (سارة, Sara) cannot be compared letter by
+	// letter; a shared email or phone is the better evidence then.
+	if latin(a.first.runes) != latin(b.first.runes) {
+		return false
+	}
 	if nameLevel(a.first, b.first, true) < 4 {
 		return false
 	}
@@ -305,4 +311,14 @@ func round(x float64) float64 {
 
 func dateTime(d crmhub.Date) time.Time {
 	return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC)
+}
+
+// latin reports whether a name key is written in Latin letters.
+func latin(rs []rune) bool {
+	for _, r := range rs {
+		if unicode.IsLetter(r) && !unicode.Is(unicode.Latin, r) {
+			return false
+		}
+	}
+	return true
 }

@@ -22,6 +22,12 @@ func (r *resolver) link(a, b *features, det string) (rule string, score float64,
 	if a.tenant != b.tenant {
 		return "", 0, false
 	}
+	// Some comparisons are not symmetric (swapped names use the given-name
+	// table on one side); comparing in key order keeps the decision the
+	// same whichever record arrived last.
+	if a.key.Compare(b.key) > 0 {
+		a, b = b, a
+	}
 	if det != "" && !namesConflict(a, b) {
 		return det, 1, true
 	}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/crmhub/crmhub"
+	"github.com/crmhub/crmhub/config"
+	"github.com/crmhub/crmhub/pipeline/identity"
+	"github.com/crmhub/crmhub/store"
+)
+
+// operator names who runs an identity command, for the merge log.
+func operator(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return "cli:" + u
+	}
+	return "cli"
+}
+
+func newMergeCmd(g *globals) *cobra.Command {
+	var actor string
+	cmd := &cobra.Command{
+		Use:   "merge PROFILE PROFILE",
+		Short: "Force two profiles into one",
+		Long: `Merge two profiles on an operator's say, whatever the rules think. The merge is kept as
+a link between a record of each, so 'crmhub rebuild' keeps it, and it replaces an earlier
+unmerge that kept the two apart. Profiles of different tenants never merge.`,
+		Args: exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.identityOp(cmd.Context(), func(ctx context.Context, res *identity.Resolver, tx *store.Tx) (identity.Outcome, error) {
+				return res.ForceMerge(ctx, tx, args[0], args[1], operator(actor))
+			})
+		},
+	}
+	cmd.Flags().StringVar(&actor, "actor", "", "who asks for the merge, for the merge log (default cli:$USER)")
+	return cmd
+}
+
+func newUnmergeCmd(g *globals) *cobra.Command {
+	var actor, mergeID string
+	var records []string
+	cmd := &cobra.Command{
+		Use:   "unmerge PROFILE",
+		Short: "Split a profile back into what its records support",
+		Long: `Undo a merge of PROFILE: its latest one, or the one named with --merge. The records each
+side held when the merge happened never share a profile again, not after new records
+arrive and not after 'crmhub rebuild'; records that joined later go where their links
+take them. With --record, split those records off the profile instead.`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.identityOp(cmd.Context(), func(ctx context.Context, res *identity.Resolver, tx *store.Tx) (identity.Outcome, error) {
+				act := operator(actor)
+				if len(records) > 0 {
+					keys := make([]identity.Key, 0, len(records))
+					for _, r := range records {
+						k, ok := identity.ParseKey(r)
+						if !ok {
+							return identity.Outcome{}, usagef("--record %q: want SOURCE:EXTERNAL_ID", r)
+						}
+						keys = append(keys, k)
+					}
+					return res.SplitOff(ctx, tx, keys, act)
+				}
+				if mergeID == "" {
+					merges, err := tx.MergesOf(ctx, args[0])
+					if err != nil {
+						return identity.Outcome{}, err
+					}
+					for _, m := range slices.Backward(merges) {
+						if !m.Undone() && m.SurvivorID == args[0] {
+							mergeID = m.ID
+							break
+						}
+					}
+					if mergeID == "" {
+						return identity.Outcome{}, usagef("profile %s has no merge to undo; name records to split off with --record", args[0])
+					}
+				}
+				return res.Unmerge(ctx, tx, mergeID, act)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&actor, "actor", "", "who asks for the split, for the merge log (default cli:$USER)")
+	cmd.Flags().StringVar(&mergeID, "merge", "", "the merge to undo (default: the profile's latest)")
+	cmd.Flags().StringArrayVar(&records, "record", nil, "split this record (SOURCE:EXTERNAL_ID) off instead; repeatable")
+	return cmd
+}
+
+// identityOp runs one operator action on the identity graph in a
+// transaction and prints the profiles it touched.
+func (g *globals) identityOp(ctx context.Context, op func(context.Context, *identity.Resolver, *store.Tx) (identity.Outcome, error)) error {
+	app, err := g.open(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer app.close()
+	res := identity.NewResolver(identity.ConfigFrom(app.cfg.Identity))
+	var out identity.Outcome
+	err = app.store.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.LockIdentity(ctx); err != nil {
+			return err
+		}
+		out, err = op(ctx, res, tx)
+		return err
+	})
+	switch {
+	case errors.As(err, new(usageError)):
+		return err
+	case errors.Is(err, crmhub.ErrNotFound), errors.Is(err, crmhub.ErrInvalid), errors.Is(err, crmhub.ErrConflict),
+		errors.Is(err, identity.ErrNoSides):
+		return usageError{err}
+	case err != nil:
+		return err
+	}
+	for _, m := range out.Merges {
+		fprintf(g.stdout, "merge %s: %s into %s (%s)\n", m.ID, strings.Join(m.MergedIDs, ", "), m.SurvivorID, m.Rule)
+	}
+	for _, id := range out.Changed {
+		c, err := app.store.Customer(ctx, id)
+		if err != nil {
+			return err
+		}
+		if c.MergedInto != "" {
+			fprintf(g.stdout, "%s: merged into %s\n", id, c.MergedInto)
+			continue
+		}
+		keys := make([]string, len(c.Identities))
+		for i, idn := range c.Identities {
+			keys[i] = idn.Source + ":" + idn.ExternalID
+		}
+		fprintf(g.stdout, "%s: %d records (%s)\n", id, len(keys), strings.Join(keys, ", "))
+	}
+	return nil
+}
+
+func newRebuildCmd(g *globals) *cobra.Command {
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "rebuild",
+		Short: "Re-derive every profile from the raw landing table",
+		Long: `Map the newest version of every customer record in the raw landing table again, with the
+current mappings and identity rules, and resolve them into profiles from scratch. Profile
+ids stay where the records agree; unmerges and forced merges are kept. Run it after
+changing a mapping or the identity rules, with the pipeline stopped. --dry-run prints
+how many profiles would merge or split and changes nothing.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.runRebuild(cmd.Context(), dryRun)
+		},
+	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only report what would change")
+	return cmd
+}
+
+func (g *globals) runRebuild(ctx context.Context, dryRun bool) error {
+	app, err := g.open(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer app.close()
+	sources, err := mapSources(app.cfg)
+	if err != nil {
+		return usageError{err}
+	}
+	if hasSampleSource(app.cfg) {
+		if err := addSampleSources(sources); err != nil {
+			return err
+		}
+	}
+	st := app.newStages(sources)
+	recs, failed, err := st.RawCustomers(ctx)
+	if err != nil {
+		return err
+	}
+	res := identity.NewResolver(identity.ConfigFrom(app.cfg.Identity))
+	rep, err := res.Rebuild(ctx, app.store, recs, dryRun)
+	if err != nil {
+		return err
+	}
+	verb := "rebuilt"
+	if dryRun {
+		verb = "dry run, nothing written"
+	}
+	fprintf(g.stdout, "%s: %d customer records (%d no longer map); profiles %d -> %d; %d merges absorbing %d profiles; %d profiles split; %d new profiles; %d records change profile\n",
+		verb, rep.Records, failed, rep.ProfilesBefore, rep.ProfilesAfter, rep.Merges, rep.Merged, rep.Split,
+		rep.Created, rep.Moved)
+	return nil
+}
+
+// hasSampleSource reports whether the config has a sample source, whose
+// records come under the sample connector's own source names.
+func hasSampleSource(cfg *config.Config) bool {
+	for _, s := range cfg.Sources {
+		if s.Type == "sample" {
+			return true
+		}
+	}
+	return false
+}

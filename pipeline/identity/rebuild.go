@@ -1,0 +1,172 @@
+package identity
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/crmhub/crmhub"
+	"github.com/crmhub/crmhub/store"
+)
+
+// RebuildReport says what a rebuild changed, or would change.
+type RebuildReport struct {
+	Records int `json:"records"`
+	// ProfilesBefore and ProfilesAfter count live profiles.
+	ProfilesBefore int `json:"profiles_before"`
+	ProfilesAfter  int `json:"profiles_after"`
+	// Merges counts profiles that would absorb others; Merged the profiles
+	// absorbed.
+	Merges int `json:"merges"`
+	Merged int `json:"merged"`
+	// Split counts profiles whose records would go to several profiles.
+	Split int `json:"split"`
+	// Created counts new profiles; Moved the records that change profile;
+	// Forgotten the records no longer in the input.
+	Created   int `json:"created"`
+	Moved     int `json:"moved"`
+	Forgotten int `json:"forgotten"`
+}
+
+// rebuildBatch is how many profiles one rebuild transaction writes.
+const rebuildBatch = 2000
+
+// Rebuild re-derives every profile from recs, the newest version of each
+// customer record, with the current rules, splits and forced merges. It
+// keeps profile ids where the records agree, writes merges to the log
+// with actor "rebuild", and forgets records that are not in recs. With
+// dryRun it only reports.
+func (s *Resolver) Rebuild(ctx context.Context, st *store.Store, recs []Record, dryRun bool) (RebuildReport, error) {
+	rep := RebuildReport{Records: len(recs)}
+	slices.SortFunc(recs, func(a, b Record) int { return a.Key().Compare(b.Key()) })
+	recs = slices.CompactFunc(recs, func(a, b Record) bool { return a.Key() == b.Key() })
+	splits, err := st.Splits(ctx)
+	if err != nil {
+		return rep, err
+	}
+	links, err := st.Links(ctx)
+	if err != nil {
+		return rep, err
+	}
+	assigned, err := st.IdentityAssignments(ctx)
+	if err != nil {
+		return rep, err
+	}
+	constrained := map[Key]bool{}
+	for _, sp := range splits {
+		for _, side := range sp.Sides {
+			for _, k := range side {
+				constrained[Key(k)] = true
+			}
+		}
+	}
+	feats := make([]*features, len(recs))
+	parallel(len(recs), func(i int) {
+		feats[i] = featuresOf(&recs[i])
+		feats[i].constrained = constrained[feats[i].key]
+	})
+	groups, edges := s.r.group(feats, nil, convertSplits(splits), convertLinks(links))
+
+	customers := make([]string, len(recs))
+	keys := make([]Key, len(recs))
+	present := make(map[store.RecordKey]bool, len(recs))
+	before := map[string]bool{}
+	for _, c := range assigned {
+		before[c] = true
+	}
+	rep.ProfilesBefore = len(before)
+	for i := range recs {
+		keys[i] = recs[i].Key()
+		customers[i] = assigned[store.RecordKey(keys[i])]
+		present[store.RecordKey(keys[i])] = true
+	}
+	p := s.plan(customers, keys, feats, groups, edges, action{actor: "rebuild"})
+	rep.ProfilesAfter, rep.Merges, rep.Split, rep.Created = len(groups), len(p.merges), p.split, p.created
+	for _, m := range p.merges {
+		rep.Merged += len(m.MergedIDs)
+	}
+	for gi, g := range groups {
+		for _, i := range g {
+			if customers[i] != p.ids[gi] {
+				rep.Moved++
+			}
+		}
+	}
+	var gone []store.RecordKey
+	for k := range assigned {
+		if !present[k] {
+			gone = append(gone, k)
+		}
+	}
+	rep.Forgotten = len(gone)
+	if dryRun {
+		return rep, nil
+	}
+	return rep, s.writeRebuild(ctx, st, recs, feats, groups, p, gone)
+}
+
+func (s *Resolver) writeRebuild(ctx context.Context, st *store.Store, recs []Record, feats []*features,
+	groups [][]int, p plan, gone []store.RecordKey) error {
+	if err := st.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.DeleteIdentityRecords(ctx, gone); err != nil {
+			return err
+		}
+		return tx.ReplaceIdentityKeys(ctx)
+	}); err != nil {
+		return fmt.Errorf("rebuild: %w", err)
+	}
+	for start := 0; start < len(groups); start += rebuildBatch {
+		chunk := groups[start:min(start+rebuildBatch, len(groups))]
+		err := st.InTx(ctx, func(tx *store.Tx) error {
+			var irs []store.IdentityRecord
+			var krs []store.KeyRow
+			gs := make([]group, len(chunk))
+			for ci, g := range chunk {
+				gs[ci].id = p.ids[start+ci]
+				for _, i := range g {
+					r := &recs[i]
+					doc, err := json.Marshal(r)
+					if err != nil {
+						return fmt.Errorf("encode record %s: %w", r.Key(), err)
+					}
+					k := store.RecordKey(r.Key())
+					irs = append(irs, store.IdentityRecord{RecordKey: k, Tenant: r.Tenant, Version: r.Version,
+						Doc: doc, Constrained: feats[i].constrained})
+					for _, key := range keysOf(feats[i], s.r.blocked) {
+						krs = append(krs, store.KeyRow{Key: key, RecordKey: k})
+					}
+					gs[ci].nodes = append(gs[ci].nodes, &node{rec: *r, feat: feats[i]})
+				}
+			}
+			if err := tx.PutIdentityRecords(ctx, irs); err != nil {
+				return err
+			}
+			if err := tx.AddIdentityKeys(ctx, krs); err != nil {
+				return err
+			}
+			_, err := s.writeGroups(ctx, tx, gs, nil, nil)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("rebuild: %w", err)
+		}
+	}
+	return st.InTx(ctx, func(tx *store.Tx) error {
+		var cs []crmhub.Customer
+		for _, t := range p.tombstones {
+			cs = append(cs, crmhub.Customer{ID: t.id, MergedInto: t.into})
+		}
+		for start := 0; start < len(cs); start += rebuildBatch {
+			if err := tx.UpsertCustomers(ctx, cs[start:min(start+rebuildBatch, len(cs))]); err != nil {
+				return err
+			}
+		}
+		for _, m := range p.merges {
+			if err := tx.RecordMerge(ctx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
