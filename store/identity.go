@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -15,11 +16,15 @@ type RecordKey struct {
 
 // IdentityRecord is one customer record as identity resolution keeps it.
 type IdentityRecord struct {
+	// RID is the record's number in this store, which match keys refer to.
+	RID int64 `db:"rid"`
 	RecordKey
 	Tenant  string `db:"tenant"`
 	Version string `db:"version"`
-	// Doc is the record as identity resolution encodes it.
-	Doc []byte `db:"doc"`
+	// Doc is the record as identity resolution encodes it; Feat its
+	// precomputed match features.
+	Doc  []byte `db:"doc"`
+	Feat string `db:"feat"`
 	// Constrained is set when the record is on a side of an unmerge.
 	Constrained bool `db:"constrained"`
 	// CustomerID is the profile the record belongs to ("" before it has
@@ -27,7 +32,11 @@ type IdentityRecord struct {
 	CustomerID string `db:"customer_id"`
 }
 
-const identityRecordCols = `r.source, r.external_id, r.tenant, r.version, r.doc, r.constrained,
+const identityRecordCols = `r.rid, r.source, r.external_id, r.tenant, r.version, r.doc, r.feat, r.constrained,
+	COALESCE(i.customer_id, '') AS customer_id`
+
+// candidateCols leave the document out: comparing needs the features only.
+const candidateCols = `r.rid, r.source, r.external_id, r.tenant, r.feat, r.constrained,
 	COALESCE(i.customer_id, '') AS customer_id`
 
 // IdentityRecords returns the stored records with the given keys; missing
@@ -52,6 +61,24 @@ func (r reader) IdentityRecords(ctx context.Context, keys []RecordKey) ([]Identi
 	return out, nil
 }
 
+// Candidates returns the records with the given numbers without their
+// documents: what comparing them needs.
+func (r reader) Candidates(ctx context.Context, rids []int64) ([]IdentityRecord, error) {
+	var out []IdentityRecord
+	per := r.d.chunkRows(1)
+	for start := 0; start < len(rids); start += per {
+		chunk := rids[start:min(start+per, len(rids))]
+		var rows []IdentityRecord
+		if err := sqlxSelect(ctx, r, &rows, `SELECT `+candidateCols+` FROM identity_records r
+			LEFT JOIN identities i ON i.source = r.source AND i.external_id = r.external_id
+			WHERE r.rid IN (`+placeholders(len(chunk))+`)`, anySlice(chunk)...); err != nil {
+			return nil, fmt.Errorf("read match candidates: %w", err)
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
+}
+
 // IdentityRecordsOfCustomers returns the stored records of the given
 // profiles.
 func (r reader) IdentityRecordsOfCustomers(ctx context.Context, ids []string) ([]IdentityRecord, error) {
@@ -70,48 +97,97 @@ func (r reader) IdentityRecordsOfCustomers(ctx context.Context, ids []string) ([
 	return out, nil
 }
 
-// KeyMembers returns, for each key, the records that hold it: at most
-// limit of them, so a caller can tell a key with more than limit-1 members
-// without reading them all.
-func (r reader) KeyMembers(ctx context.Context, keys []string, limit int) (map[string][]RecordKey, error) {
-	out := make(map[string][]RecordKey, len(keys))
-	for _, k := range keys {
-		var rows []RecordKey
-		if err := sqlxSelect(ctx, r, &rows, `SELECT source, external_id FROM identity_keys WHERE key = ?
-			ORDER BY source, external_id LIMIT ?`, k, limit); err != nil {
-			return nil, fmt.Errorf("read members of a match key: %w", err)
-		}
-		out[k] = rows
+// IdentityRIDs returns the number of every stored record.
+func (r reader) IdentityRIDs(ctx context.Context) (map[RecordKey]int64, error) {
+	type row struct {
+		RID int64 `db:"rid"`
+		RecordKey
+	}
+	var rows []row
+	if err := sqlxSelect(ctx, r, &rows, "SELECT rid, source, external_id FROM identity_records"); err != nil {
+		return nil, fmt.Errorf("read identity records: %w", err)
+	}
+	out := make(map[RecordKey]int64, len(rows))
+	for _, r := range rows {
+		out[r.RecordKey] = r.RID
 	}
 	return out, nil
 }
 
-// PutIdentityRecords creates or replaces records.
+// KeyMembers returns, for each match key, the numbers of the records that
+// hold it: at most limit of them, so a caller can tell a key with more
+// than limit-1 members without reading them all. One statement reads all
+// keys.
+func (r reader) KeyMembers(ctx context.Context, keys []int64, limit int) (map[int64][]int64, error) {
+	out := make(map[int64][]int64, len(keys))
+	const per = 50
+	for start := 0; start < len(keys); start += per {
+		chunk := keys[start:min(start+per, len(keys))]
+		var b strings.Builder
+		args := make([]any, 0, 2*len(chunk))
+		for i, k := range chunk {
+			if i > 0 {
+				b.WriteString(" UNION ALL ")
+			}
+			b.WriteString("SELECT * FROM (SELECT key, rid FROM identity_keys WHERE key = ? ORDER BY rid LIMIT ?) k")
+			b.WriteString(strconv.Itoa(i))
+			args = append(args, k, limit)
+		}
+		var rows []struct {
+			Key int64 `db:"key"`
+			RID int64 `db:"rid"`
+		}
+		if err := r.selectRows(ctx, &rows, r.d.rebind(b.String()), args...); err != nil {
+			return nil, fmt.Errorf("read members of match keys: %w", err)
+		}
+		for _, row := range rows {
+			out[row.Key] = append(out[row.Key], row.RID)
+		}
+	}
+	return out, nil
+}
+
+// PutIdentityRecord creates or replaces one record and returns its number.
+func (t *Tx) PutIdentityRecord(ctx context.Context, rec IdentityRecord) (int64, error) {
+	var rid int64
+	err := sqlxGet(ctx, t.reader, &rid, `INSERT INTO identity_records (source, external_id, tenant, version, doc,
+		feat, constrained, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, external_id) DO UPDATE SET
+		tenant = excluded.tenant, version = excluded.version, doc = excluded.doc, feat = excluded.feat,
+		constrained = excluded.constrained, updated_at = excluded.updated_at RETURNING rid`,
+		rec.Source, rec.ExternalID, rec.Tenant, rec.Version, string(rec.Doc), rec.Feat, boolInt(rec.Constrained), time.Now().UTC())
+	if err != nil {
+		return 0, fmt.Errorf("write identity record %s: %w", rec.RecordKey, err)
+	}
+	return rid, nil
+}
+
+// PutIdentityRecords creates or replaces records in bulk; read their
+// numbers with IdentityRIDs.
 func (t *Tx) PutIdentityRecords(ctx context.Context, recs []IdentityRecord) error {
 	now := time.Now().UTC()
-	args := make([]any, 0, 7*len(recs))
+	args := make([]any, 0, 8*len(recs))
 	for _, rec := range recs {
-		args = append(args, rec.Source, rec.ExternalID, rec.Tenant, rec.Version, string(rec.Doc), boolInt(rec.Constrained), now)
+		args = append(args, rec.Source, rec.ExternalID, rec.Tenant, rec.Version, string(rec.Doc), rec.Feat,
+			boolInt(rec.Constrained), now)
 	}
 	return wrap(t.execRows(ctx, `INSERT INTO identity_records (source, external_id, tenant, version, doc,
-		constrained, updated_at) VALUES `, 7, ` ON CONFLICT (source, external_id) DO UPDATE SET
-		tenant = excluded.tenant, version = excluded.version, doc = excluded.doc,
+		feat, constrained, updated_at) VALUES `, 8, ` ON CONFLICT (source, external_id) DO UPDATE SET
+		tenant = excluded.tenant, version = excluded.version, doc = excluded.doc, feat = excluded.feat,
 		constrained = excluded.constrained, updated_at = excluded.updated_at`, args), "write identity records")
 }
 
 // SetIdentityKeys adds and removes match keys of one record.
-func (t *Tx) SetIdentityKeys(ctx context.Context, k RecordKey, add, del []string) error {
+func (t *Tx) SetIdentityKeys(ctx context.Context, rid int64, add, del []int64) error {
 	for _, key := range del {
-		if _, err := t.exec(ctx, t.d.rebind(`DELETE FROM identity_keys WHERE key = ? AND source = ? AND external_id = ?`),
-			key, k.Source, k.ExternalID); err != nil {
+		if _, err := t.exec(ctx, t.d.rebind(`DELETE FROM identity_keys WHERE key = ? AND rid = ?`), key, rid); err != nil {
 			return fmt.Errorf("remove match key: %w", err)
 		}
 	}
-	args := make([]any, 0, 3*len(add))
+	args := make([]any, 0, 2*len(add))
 	for _, key := range add {
-		args = append(args, key, k.Source, k.ExternalID)
+		args = append(args, key, rid)
 	}
-	return wrap(t.execRows(ctx, "INSERT INTO identity_keys (key, source, external_id) VALUES ", 3,
+	return wrap(t.execRows(ctx, "INSERT INTO identity_keys (key, rid) VALUES ", 2,
 		" ON CONFLICT DO NOTHING", args), "add match keys")
 }
 
@@ -313,8 +389,7 @@ func (r reader) IdentityAssignments(ctx context.Context) (map[RecordKey]string, 
 
 // KeyRow is one match key of one record.
 type KeyRow struct {
-	Key string
-	RecordKey
+	Key, RID int64
 }
 
 // ReplaceIdentityKeys deletes every match key, for a rebuild that writes
@@ -324,22 +399,21 @@ func (t *Tx) ReplaceIdentityKeys(ctx context.Context) error {
 	return wrap(err, "clear match keys")
 }
 
-// AddIdentityKeys inserts match keys in bulk.
+// AddIdentityKeys inserts match keys in bulk. Sorted rows insert fastest.
 func (t *Tx) AddIdentityKeys(ctx context.Context, rows []KeyRow) error {
-	args := make([]any, 0, 3*len(rows))
+	args := make([]any, 0, 2*len(rows))
 	for _, r := range rows {
-		args = append(args, r.Key, r.Source, r.ExternalID)
+		args = append(args, r.Key, r.RID)
 	}
-	return wrap(t.execRows(ctx, "INSERT INTO identity_keys (key, source, external_id) VALUES ", 3,
+	return wrap(t.execRows(ctx, "INSERT INTO identity_keys (key, rid) VALUES ", 2,
 		" ON CONFLICT DO NOTHING", args), "add match keys")
 }
 
-// DeleteIdentityRecords forgets records: their stored form, keys and
-// profile membership.
+// DeleteIdentityRecords forgets records: their stored form and profile
+// membership. Their match keys go with ReplaceIdentityKeys.
 func (t *Tx) DeleteIdentityRecords(ctx context.Context, keys []RecordKey) error {
 	for _, k := range keys {
 		for _, q := range []string{
-			"DELETE FROM identity_keys WHERE source = ? AND external_id = ?",
 			"DELETE FROM identity_records WHERE source = ? AND external_id = ?",
 			"DELETE FROM identities WHERE source = ? AND external_id = ?",
 		} {

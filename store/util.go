@@ -12,7 +12,11 @@ func sqlxSelect(ctx context.Context, r reader, dest any, query string, args ...a
 }
 
 func sqlxGet(ctx context.Context, r reader, dest any, query string, args ...any) error {
-	return sqlx.GetContext(ctx, r.q, dest, r.d.rebind(query), args...)
+	q := r.d.rebind(query)
+	if st := r.stmts.lookup(q, len(args)); st != nil && r.tx != nil {
+		return r.tx.StmtxContext(ctx, st).GetContext(ctx, dest, args...)
+	}
+	return sqlx.GetContext(ctx, r.q, dest, q, args...)
 }
 
 func anySlice[T any](xs []T) []any {

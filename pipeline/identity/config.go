@@ -96,7 +96,8 @@ func newBlockedSet(values []string) blockedSet {
 			b["e|"+mapping.EmailMatchKey(e)] = true
 			continue
 		}
-		if d := mapping.Digits(v); d != "" {
+		// Only the digits of a number count, however it is written.
+		if d := onlyDigits(mapping.Digits(v)); d != "" {
 			b["d|"+d] = true
 		}
 	}
@@ -118,4 +119,13 @@ func (b blockedSet) blocksPhone(e164 string) bool {
 		}
 	}
 	return false
+}
+
+func onlyDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
 }

@@ -2,7 +2,9 @@ package identity
 
 import (
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/crmhub/crmhub"
 	"github.com/crmhub/crmhub/mapping"
@@ -60,8 +62,8 @@ func featuresOf(r *Record) *features {
 	for _, e := range r.Fields["emails"] {
 		k := mapping.EmailMatchKey(e)
 		f.emails = append(f.emails, k)
-		if local, _, ok := strings.Cut(k, "@"); ok && len(local) >= 4 {
-			f.locals = append(f.locals, local)
+		if l := localKey(k); len(l) >= 4 {
+			f.locals = append(f.locals, l)
 		}
 	}
 	f.phones = append(f.phones, r.Fields["phones"]...)
@@ -77,6 +79,64 @@ func featuresOf(r *Record) *features {
 		f.cityK, f.city = c, []rune(c)
 	}
 	f.post = strings.ToLower(strings.ReplaceAll(r.Field("address.postal_code"), " ", ""))
+	f.signature = signatureOf(f)
+	return f
+}
+
+// Field and list separators of encoded features: control characters no
+// normalized value contains.
+const (
+	featSep  = "\x1f"
+	featList = "\x1e"
+	featVer  = "f1"
+)
+
+// encode writes the features a comparison needs, so a candidate is
+// compared without normalizing its record again.
+func (f *features) encode() string {
+	return strings.Join([]string{featVer, f.tenant, strings.Join(f.emails, featList), strings.Join(f.phones, featList),
+		f.first.key, f.first.trans, f.last.key, f.last.trans, f.dobKey, string(f.street), f.cityK, f.post}, featSep)
+}
+
+// decodeFeatures reads encode's output; ok is false for anything else
+// (an older encoding), and the caller derives the features from the record.
+func decodeFeatures(s string, key Key) (*features, bool) {
+	parts := strings.Split(s, featSep)
+	if len(parts) != 12 || parts[0] != featVer {
+		return nil, false
+	}
+	f := &features{key: key, tenant: parts[1]}
+	if parts[2] != "" {
+		f.emails = strings.Split(parts[2], featList)
+		for _, e := range f.emails {
+			if l := localKey(e); len(l) >= 4 {
+				f.locals = append(f.locals, l)
+			}
+		}
+	}
+	if parts[3] != "" {
+		f.phones = strings.Split(parts[3], featList)
+	}
+	f.first = name{key: parts[4], trans: parts[5], runes: []rune(parts[4])}
+	f.last = name{key: parts[6], trans: parts[7], runes: []rune(parts[6])}
+	if f.dobKey = parts[8]; f.dobKey != "" {
+		y, _ := strconv.Atoi(f.dobKey[:4])
+		m, _ := strconv.Atoi(f.dobKey[4:6])
+		d, _ := strconv.Atoi(f.dobKey[6:])
+		f.dob = crmhub.Date{Year: y, Month: time.Month(m), Day: d}
+	}
+	if parts[9] != "" {
+		f.street = []rune(parts[9])
+	}
+	if f.cityK = parts[10]; f.cityK != "" {
+		f.city = []rune(f.cityK)
+	}
+	f.post = parts[11]
+	f.signature = signatureOf(f)
+	return f, true
+}
+
+func signatureOf(f *features) string {
 	var sig []string
 	for _, n := range []name{f.first, f.last} {
 		if !n.empty() {
@@ -84,6 +144,17 @@ func featuresOf(r *Record) *features {
 		}
 	}
 	slices.Sort(sig)
-	f.signature = strings.Join(sig, " ")
-	return f
+	return strings.Join(sig, " ")
+}
+
+// localKey is an email's local part without dots and +tag, whatever the
+// domain: a blocking key that meets across a mistyped domain
+// (sara.haddad@gmial.com, sarahaddad@gmail.com).
+func localKey(email string) string {
+	local, _, ok := strings.Cut(email, "@")
+	if !ok {
+		return ""
+	}
+	local, _, _ = strings.Cut(local, "+")
+	return strings.ReplaceAll(local, ".", "")
 }

@@ -43,7 +43,8 @@ type Outcome struct {
 
 // node is a record of a region with what the resolver derived from it.
 type node struct {
-	rec      Record
+	rid      int64
+	rec      Record // for candidates only the key fields are set
 	feat     *features
 	customer string // profile before this change; "" for a new record
 }
@@ -84,12 +85,12 @@ func (s *Resolver) Apply(ctx context.Context, tx *store.Tx, rec Record) (Outcome
 	if old != nil {
 		oldKeys = keysOf(old.feat, s.r.blocked)
 	}
-	if err := tx.PutIdentityRecords(ctx, []store.IdentityRecord{{RecordKey: store.RecordKey(key), Tenant: rec.Tenant,
-		Version: rec.Version, Doc: doc, Constrained: cur.feat.constrained}}); err != nil {
+	if cur.rid, err = tx.PutIdentityRecord(ctx, store.IdentityRecord{RecordKey: store.RecordKey(key), Tenant: rec.Tenant,
+		Version: rec.Version, Doc: doc, Feat: cur.feat.encode(), Constrained: cur.feat.constrained}); err != nil {
 		return Outcome{}, err
 	}
 	add, del := diffKeys(oldKeys, newKeys)
-	if err := tx.SetIdentityKeys(ctx, store.RecordKey(key), add, del); err != nil {
+	if err := tx.SetIdentityKeys(ctx, cur.rid, hashKeys(add), hashKeys(del)); err != nil {
 		return Outcome{}, err
 	}
 
@@ -98,23 +99,24 @@ func (s *Resolver) Apply(ctx context.Context, tx *store.Tx, rec Record) (Outcome
 	if err := ix.load(ctx, union(oldKeys, newKeys), cur); err != nil {
 		return Outcome{}, err
 	}
-	neighbors := map[Key]edge{}
-	det := map[Key]string{}
-	var cands []Key
+	neighbors := map[int64]edge{}
+	det := map[int64]string{}
+	var cands []int64
 	for _, k := range newKeys {
 		if !ix.usable(k) {
 			continue
 		}
-		rule := s.r.detRule(keyKind(k))
+		kind := keyKind(k)
+		rule := s.r.detRule(kind)
 		for _, m := range ix.members[k] {
-			if m == key {
+			if m == cur.rid {
 				continue
 			}
 			if _, ok := det[m]; !ok {
 				det[m] = ""
 				cands = append(cands, m)
 			}
-			if rule != "" {
+			if other := ix.nodes[m]; rule != "" && other != nil && sharesValue(kind, cur.feat, other.feat) {
 				det[m] = rule
 			}
 		}
@@ -126,7 +128,7 @@ func (s *Resolver) Apply(ctx context.Context, tx *store.Tx, rec Record) (Outcome
 			}
 		}
 	}
-	linked := map[string][]Key{} // profile -> its records the new one links to
+	linked := map[string][]int64{} // profile -> its records the new one links to
 	for m := range neighbors {
 		c := ix.nodes[m].customer
 		linked[c] = append(linked[c], m)
@@ -191,8 +193,8 @@ var system = action{actor: "system"}
 // attach adds a new record to the profiles it links to, merging them when
 // it links to several. Without constraints a profile is a connected
 // component, so this is what recomputing the region would give.
-func (s *Resolver) attach(ctx context.Context, tx *store.Tx, cur *node, linked map[string][]Key,
-	region map[string][]*node, neighbors map[Key]edge) (Outcome, error) {
+func (s *Resolver) attach(ctx context.Context, tx *store.Tx, cur *node, linked map[string][]int64,
+	region map[string][]*node, neighbors map[int64]edge) (Outcome, error) {
 	ids := slices.Sorted(maps.Keys(linked))
 	if len(ids) == 0 {
 		id := crmhub.NewID(crmhub.CustomerIDPrefix)
@@ -219,7 +221,7 @@ func (s *Resolver) attach(ctx context.Context, tx *store.Tx, cur *node, linked m
 		// profiles: the merge is only as sure as that.
 		first := true
 		for _, id := range ids {
-			best := Key{}
+			var best int64
 			bestScore := -1.0
 			for _, k := range linked[id] {
 				if e := neighbors[k]; e.score > bestScore {
@@ -240,9 +242,9 @@ func (s *Resolver) attach(ctx context.Context, tx *store.Tx, cur *node, linked m
 	return s.write(ctx, tx, []group{g}, tombstones, merges)
 }
 
-func findNode(ns []*node, k Key) *node {
+func findNode(ns []*node, rid int64) *node {
 	for _, n := range ns {
-		if n.rec.Key() == k {
+		if n.rid == rid {
 			return n
 		}
 	}
@@ -254,10 +256,10 @@ func findNode(ns []*node, k Key) *node {
 // part of the graph, since the greedy split depends on all of it.
 func (s *Resolver) recompute(ctx context.Context, tx *store.Tx, cur *node, region map[string][]*node, constrained bool, act action) (Outcome, error) {
 	var nodes []*node
-	seen := map[Key]bool{}
+	seen := map[int64]bool{}
 	addNode := func(n *node) {
-		if !seen[n.rec.Key()] {
-			seen[n.rec.Key()] = true
+		if !seen[n.rid] {
+			seen[n.rid] = true
 			nodes = append(nodes, n)
 		}
 	}
@@ -282,13 +284,18 @@ func (s *Resolver) recompute(ctx context.Context, tx *store.Tx, cur *node, regio
 				if !ix.usable(k) {
 					continue
 				}
-				rule := s.r.detRule(keyKind(k))
+				kind := keyKind(k)
+				rule := s.r.detRule(kind)
 				for _, m := range ix.members[k] {
 					o := ix.nodes[m]
 					if seen[m] || o == nil || o.customer == "" {
 						continue
 					}
-					if _, _, ok := s.r.link(n.feat, o.feat, rule); ok {
+					det := ""
+					if rule != "" && sharesValue(kind, n.feat, o.feat) {
+						det = rule
+					}
+					if _, _, ok := s.r.link(n.feat, o.feat, det); ok {
 						reach = append(reach, o.customer)
 					}
 				}
@@ -526,7 +533,7 @@ func (s *Resolver) profileRecords(ctx context.Context, tx *store.Tx, ids []strin
 	}
 	out := map[string][]*node{}
 	for _, st := range stored {
-		if cur != nil && Key(st.RecordKey) == cur.rec.Key() {
+		if cur != nil && st.RID == cur.rid {
 			continue
 		}
 		n, err := decodeNode(st)
@@ -538,14 +545,27 @@ func (s *Resolver) profileRecords(ctx context.Context, tx *store.Tx, ids []strin
 	return out, nil
 }
 
+// decodeNode reads a stored record: its features from the precomputed
+// column, its document when the row has one (profile members do,
+// candidates do not).
 func decodeNode(st store.IdentityRecord) (*node, error) {
-	var rec Record
-	if err := json.Unmarshal(st.Doc, &rec); err != nil {
-		return nil, fmt.Errorf("decode identity record %s: %w", st.RecordKey, err)
+	n := &node{rid: st.RID, customer: st.CustomerID,
+		rec: Record{Source: st.Source, ExternalID: st.ExternalID, Tenant: st.Tenant}}
+	if len(st.Doc) > 0 {
+		if err := json.Unmarshal(st.Doc, &n.rec); err != nil {
+			return nil, fmt.Errorf("decode identity record %s: %w", st.RecordKey, err)
+		}
 	}
-	f := featuresOf(&rec)
+	f, ok := decodeFeatures(st.Feat, Key(st.RecordKey))
+	if !ok {
+		if len(st.Doc) == 0 {
+			return nil, fmt.Errorf("identity record %s has neither features nor document", st.RecordKey)
+		}
+		f = featuresOf(&n.rec)
+	}
 	f.constrained = st.Constrained
-	return &node{rec: rec, feat: f, customer: st.CustomerID}, nil
+	n.feat = f
+	return n, nil
 }
 
 func constraintsOf(ctx context.Context, tx *store.Tx, keys []store.RecordKey) ([]Split, []Link, error) {
@@ -587,25 +607,22 @@ func convertLinks(ls []store.Link) []Link {
 type keyIndex struct {
 	s       *Resolver
 	tx      *store.Tx
-	members map[string][]Key
-	nodes   map[Key]*node
+	members map[string][]int64 // key -> record numbers
+	nodes   map[int64]*node    // record number -> record; nil while unread
 	cur     *node
-	// before holds the members a key had before the change, for keys the
-	// current record gained or lost.
-	before map[string][]Key
 }
 
 func newKeyIndex(s *Resolver, tx *store.Tx) *keyIndex {
-	return &keyIndex{s: s, tx: tx, members: map[string][]Key{}, nodes: map[Key]*node{}, before: map[string][]Key{}}
+	return &keyIndex{s: s, tx: tx, members: map[string][]int64{}, nodes: map[int64]*node{}}
 }
 
 // load reads the members of keys (as they are after the change: the
-// current record's keys were written before) and the records of members of
-// keys small enough to use.
+// current record's keys were written before) and the features of members
+// of keys small enough to use.
 func (ix *keyIndex) load(ctx context.Context, keys []string, cur *node) error {
 	if cur != nil {
 		ix.cur = cur
-		ix.nodes[cur.rec.Key()] = cur
+		ix.nodes[cur.rid] = cur
 	}
 	var missing []string
 	for _, k := range keys {
@@ -617,26 +634,32 @@ func (ix *keyIndex) load(ctx context.Context, keys []string, cur *node) error {
 		return nil
 	}
 	limit := ix.s.r.cfg.MaxBlockSize + 1
-	found, err := ix.tx.KeyMembers(ctx, missing, limit)
+	found, err := ix.tx.KeyMembers(ctx, hashKeys(missing), limit)
 	if err != nil {
 		return err
 	}
-	var need []store.RecordKey
+	var need []int64
 	for _, k := range missing {
-		ms := make([]Key, len(found[k]))
-		for i, m := range found[k] {
-			ms[i] = Key(m)
-			if _, ok := ix.nodes[ms[i]]; !ok && len(found[k]) < limit {
-				ix.nodes[ms[i]] = nil
+		ms := found[hashKey(k)]
+		ix.members[k] = ms
+		if len(ms) >= limit {
+			continue
+		}
+		for _, m := range ms {
+			if _, ok := ix.nodes[m]; !ok {
+				ix.nodes[m] = nil
 				need = append(need, m)
 			}
 		}
-		ix.members[k] = ms
 	}
-	if len(need) == 0 {
+	return ix.read(ctx, need)
+}
+
+func (ix *keyIndex) read(ctx context.Context, rids []int64) error {
+	if len(rids) == 0 {
 		return nil
 	}
-	stored, err := ix.tx.IdentityRecords(ctx, need)
+	stored, err := ix.tx.Candidates(ctx, rids)
 	if err != nil {
 		return err
 	}
@@ -645,27 +668,18 @@ func (ix *keyIndex) load(ctx context.Context, keys []string, cur *node) error {
 		if err != nil {
 			return err
 		}
-		ix.nodes[Key(st.RecordKey)] = n
+		ix.nodes[st.RID] = n
 	}
 	return nil
 }
 
 // usable judges a loaded key by its members after the change.
 func (ix *keyIndex) usable(k string) bool {
-	return ix.usableMembers(k, ix.members[k])
-}
-
-func (ix *keyIndex) usableMembers(k string, ms []Key) bool {
-	if len(ms) > ix.s.r.cfg.MaxBlockSize {
-		return false
+	var f *features
+	if ix.cur != nil {
+		f = ix.cur.feat
 	}
-	fs := make([]*features, 0, len(ms))
-	for _, m := range ms {
-		if n := ix.nodes[m]; n != nil {
-			fs = append(fs, n.feat)
-		}
-	}
-	return ix.s.r.usable(k, fs)
+	return ix.usableWith(k, ix.members[k], f)
 }
 
 // crossing returns the keys whose usability the change flipped: keys the
@@ -673,13 +687,13 @@ func (ix *keyIndex) usableMembers(k string, ms []Key) bool {
 // linking their members. Their members' profiles must be recomputed.
 func (ix *keyIndex) crossing(oldKeys, newKeys []string, old *node) []string {
 	var out []string
-	cur := ix.cur.rec.Key()
+	cur := ix.cur.rid
 	for _, k := range union(oldKeys, newKeys) {
 		after := ix.members[k]
 		if len(after) > ix.s.r.cfg.MaxBlockSize+1 {
 			continue // unusable before and after
 		}
-		before := slices.DeleteFunc(slices.Clone(after), func(m Key) bool { return m == cur })
+		before := slices.DeleteFunc(slices.Clone(after), func(m int64) bool { return m == cur })
 		var oldFeat *features
 		if slices.Contains(oldKeys, k) {
 			before = append(before, cur)
@@ -694,19 +708,20 @@ func (ix *keyIndex) crossing(oldKeys, newKeys []string, old *node) []string {
 
 // usableWith judges a key by members, taking the current record's
 // features as f.
-func (ix *keyIndex) usableWith(k string, ms []Key, f *features) bool {
+func (ix *keyIndex) usableWith(k string, ms []int64, f *features) bool {
 	if len(ms) > ix.s.r.cfg.MaxBlockSize {
 		return false
 	}
-	var cur Key
-	if ix.cur != nil {
-		cur = ix.cur.rec.Key()
+	if !deterministic(k) || len(ms) <= ix.s.r.cfg.MaxPeoplePerKey {
+		return true
 	}
 	fs := make([]*features, 0, len(ms))
 	for _, m := range ms {
 		switch n := ix.nodes[m]; {
-		case ix.cur != nil && m == cur:
-			fs = append(fs, f)
+		case ix.cur != nil && m == ix.cur.rid:
+			if f != nil {
+				fs = append(fs, f)
+			}
 		case n != nil:
 			fs = append(fs, n.feat)
 		}
@@ -716,26 +731,15 @@ func (ix *keyIndex) usableWith(k string, ms []Key, f *features) bool {
 
 // loadNodes reads the records of every member of keys, however many.
 func (ix *keyIndex) loadNodes(ctx context.Context, keys []string) error {
-	var need []store.RecordKey
+	var need []int64
 	for _, k := range keys {
 		for _, m := range ix.members[k] {
 			if ix.nodes[m] == nil {
-				need = append(need, store.RecordKey(m))
+				need = append(need, m)
 			}
 		}
 	}
-	stored, err := ix.tx.IdentityRecords(ctx, need)
-	if err != nil {
-		return err
-	}
-	for _, st := range stored {
-		n, err := decodeNode(st)
-		if err != nil {
-			return err
-		}
-		ix.nodes[Key(st.RecordKey)] = n
-	}
-	return nil
+	return ix.read(ctx, need)
 }
 
 // fingerprint is what identity resolution looks at in a record: equal

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,7 +17,7 @@ const (
 	kindBirthday       = "bd"  // full birthday
 	kindNames          = "bn"  // transliteration keys of both names, sorted
 	kindLastBirthYear  = "bly" // family name and birth year
-	kindFirstBirthYear = "bfy" // given name and birth year
+	kindFirstBirthYear = "bfy" // given name, birth year and month
 	kindFirstPostcode  = "bfp" // given name and postcode
 	kindLastPostcode   = "blp" // family name and postcode
 	kindFirstCity      = "bfc" // given name and city
@@ -63,7 +64,12 @@ func keysOf(f *features, blocked blockedSet) []string {
 	for _, l := range f.locals {
 		add(kindEmailLocal, l)
 	}
-	add(kindBirthday, f.dobKey)
+	// Birthday with the initial of either name part, so swapped or
+	// missing name parts still meet.
+	if f.dobKey != "" {
+		add(kindBirthday, f.dobKey, f.first.initial())
+		add(kindBirthday, f.dobKey, f.last.initial())
+	}
 	if !f.first.empty() && !f.last.empty() {
 		pair := []string{f.first.trans, f.last.trans}
 		slices.Sort(pair)
@@ -74,13 +80,62 @@ func keysOf(f *features, blocked blockedSet) []string {
 		year = strconv.Itoa(f.dob.Year)
 	}
 	add(kindLastBirthYear, f.last.trans, year)
-	add(kindFirstBirthYear, f.first.trans, year)
+	month := ""
+	if f.dobKey != "" {
+		month = f.dobKey[:6]
+	}
+	add(kindFirstBirthYear, f.first.trans, month)
 	add(kindFirstPostcode, f.first.trans, f.post)
 	add(kindLastPostcode, f.last.trans, f.post)
-	add(kindFirstCity, f.first.trans, f.cityK)
+	add(kindFirstCity, f.first.trans, f.cityK, decade(f))
 	if len(f.street) > 0 {
 		add(kindStreet, string(f.street), f.post)
 	}
 	slices.Sort(ks)
 	return slices.Compact(ks)
+}
+
+// decade is the decade of birth ("198"), or "" without a birthday.
+func decade(f *features) string {
+	if f.dobKey == "" {
+		return "-"
+	}
+	return f.dobKey[:3]
+}
+
+// hashKey turns a key into the 64-bit number the store indexes: FNV-1a,
+// stable across processes and versions. A collision only makes two
+// records candidates; deterministic rules check the shared value itself.
+func hashKey(k string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(k))
+	return int64(h.Sum64())
+}
+
+func hashKeys(ks []string) []int64 {
+	out := make([]int64, len(ks))
+	for i, k := range ks {
+		out[i] = hashKey(k)
+	}
+	return out
+}
+
+// sharesValue reports whether two records really share an email or a
+// phone, which a deterministic edge needs beyond a shared key hash.
+func sharesValue(kind string, a, b *features) bool {
+	var xs, ys []string
+	switch kind {
+	case kindEmail:
+		xs, ys = a.emails, b.emails
+	case kindPhone:
+		xs, ys = a.phones, b.phones
+	default:
+		return false
+	}
+	for _, x := range xs {
+		if slices.Contains(ys, x) {
+			return true
+		}
+	}
+	return false
 }

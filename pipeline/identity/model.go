@@ -34,9 +34,9 @@ var (
 		{"exact", 0.82, 0.004}, {"transliteration", 0.05, 0.001}, {"similar", 0.07, 0.002},
 		{"close", 0.03, 0.02}, {"different", 0.03, 0.973}}
 	dobLevels = []level{
-		{"exact", 0.82, 0.0003}, {"one digit or day/month swapped", 0.08, 0.003},
+		{"exact", 0.80, 0.0003}, {"one digit or day/month swapped", 0.08, 0.003},
 		{"one digit of the year", 0.02, 0.002},
-		{"same day and month", 0.03, 0.003}, {"within a year", 0.04, 0.02}, {"different", 0.03, 0.9747}}
+		{"same day and month", 0.03, 0.003}, {"within a year", 0.04, 0.02}, {"different", 0.03, 0.9717}}
 	emailLevels = []level{
 		{"exact", 0.85, 0.0001}, {"typo", 0.10, 0.0005}, {"different", 0.05, 0.9994}}
 	phoneLevels = []level{
@@ -46,7 +46,7 @@ var (
 	postLevels = []level{
 		{"exact", 0.85, 0.01}, {"one character", 0.10, 0.05}, {"different", 0.05, 0.94}}
 	cityLevels = []level{
-		{"exact", 0.85, 0.1}, {"similar", 0.10, 0.01}, {"different", 0.05, 0.89}}
+		{"exact", 0.85, 0.1}, {"similar", 0.10, 0.02}, {"different", 0.05, 0.88}}
 )
 
 // swapPenalty is subtracted, in bits, when names only agree with given and
@@ -153,7 +153,9 @@ func names(a, b *features, explain bool, out *[]outcome) float64 {
 	direct := levelWeight(firstLevels, fl) + levelWeight(lastLevels, ll)
 	sf, sl := nameLevel(a.first, b.last, true), nameLevel(a.last, b.first, false)
 	swapped := levelWeight(firstLevels, sf) + levelWeight(lastLevels, sl) - swapPenalty
-	bothSwapped := sf >= 0 && sl >= 0
+	// A swap counts only when both parts agree across: one family name
+	// in the other's given-name field alone is no evidence.
+	bothSwapped := sf >= 0 && sl >= 0 && sf < 4 && sl < 4
 	if bothSwapped && swapped > direct {
 		if explain {
 			*out = append(*out,
@@ -278,7 +280,11 @@ func namesConflict(a, b *features) bool {
 	if nameLevel(a.first, b.first, true) < 4 {
 		return false
 	}
-	if nameLevel(a.first, b.last, true) < 3 || nameLevel(a.last, b.first, true) < 3 {
+	// Swapped fields: a's given name is b's family name or the reverse.
+	if l := nameLevel(a.first, b.last, true); l >= 0 && l < 3 {
+		return false
+	}
+	if l := nameLevel(a.last, b.first, true); l >= 0 && l < 3 {
 		return false
 	}
 	return true

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -108,6 +109,23 @@ func (s *Resolver) Rebuild(ctx context.Context, st *store.Store, recs []Record, 
 
 func (s *Resolver) writeRebuild(ctx context.Context, st *store.Store, recs []Record, feats []*features,
 	groups [][]int, p plan, gone []store.RecordKey) error {
+	// The records, as mapped now.
+	for start := 0; start < len(recs); start += rebuildBatch {
+		end := min(start+rebuildBatch, len(recs))
+		irs := make([]store.IdentityRecord, 0, end-start)
+		for i := start; i < end; i++ {
+			r := &recs[i]
+			doc, err := json.Marshal(r)
+			if err != nil {
+				return fmt.Errorf("rebuild: encode record %s: %w", r.Key(), err)
+			}
+			irs = append(irs, store.IdentityRecord{RecordKey: store.RecordKey(r.Key()), Tenant: r.Tenant,
+				Version: r.Version, Doc: doc, Feat: feats[i].encode(), Constrained: feats[i].constrained})
+		}
+		if err := st.InTx(ctx, func(tx *store.Tx) error { return tx.PutIdentityRecords(ctx, irs) }); err != nil {
+			return fmt.Errorf("rebuild: %w", err)
+		}
+	}
 	if err := st.InTx(ctx, func(tx *store.Tx) error {
 		if err := tx.DeleteIdentityRecords(ctx, gone); err != nil {
 			return err
@@ -116,34 +134,47 @@ func (s *Resolver) writeRebuild(ctx context.Context, st *store.Store, recs []Rec
 	}); err != nil {
 		return fmt.Errorf("rebuild: %w", err)
 	}
+	// Their keys, written in index order: sorted inserts append to the
+	// B-tree instead of splitting pages all over it.
+	rids, err := st.IdentityRIDs(ctx)
+	if err != nil {
+		return fmt.Errorf("rebuild: %w", err)
+	}
+	rows := make([][]store.KeyRow, len(recs))
+	parallel(len(recs), func(i int) {
+		rid := rids[store.RecordKey(recs[i].Key())]
+		for _, k := range keysOf(feats[i], s.r.blocked) {
+			rows[i] = append(rows[i], store.KeyRow{Key: hashKey(k), RID: rid})
+		}
+	})
+	var all []store.KeyRow
+	for _, r := range rows {
+		all = append(all, r...)
+	}
+	rows = nil
+	slices.SortFunc(all, func(a, b store.KeyRow) int {
+		if c := cmp.Compare(a.Key, b.Key); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.RID, b.RID)
+	})
+	const keyBatch = 50_000
+	for start := 0; start < len(all); start += keyBatch {
+		chunk := all[start:min(start+keyBatch, len(all))]
+		if err := st.InTx(ctx, func(tx *store.Tx) error { return tx.AddIdentityKeys(ctx, chunk) }); err != nil {
+			return fmt.Errorf("rebuild: %w", err)
+		}
+	}
+	// The profiles.
 	for start := 0; start < len(groups); start += rebuildBatch {
 		chunk := groups[start:min(start+rebuildBatch, len(groups))]
 		err := st.InTx(ctx, func(tx *store.Tx) error {
-			var irs []store.IdentityRecord
-			var krs []store.KeyRow
 			gs := make([]group, len(chunk))
 			for ci, g := range chunk {
 				gs[ci].id = p.ids[start+ci]
 				for _, i := range g {
-					r := &recs[i]
-					doc, err := json.Marshal(r)
-					if err != nil {
-						return fmt.Errorf("encode record %s: %w", r.Key(), err)
-					}
-					k := store.RecordKey(r.Key())
-					irs = append(irs, store.IdentityRecord{RecordKey: k, Tenant: r.Tenant, Version: r.Version,
-						Doc: doc, Constrained: feats[i].constrained})
-					for _, key := range keysOf(feats[i], s.r.blocked) {
-						krs = append(krs, store.KeyRow{Key: key, RecordKey: k})
-					}
-					gs[ci].nodes = append(gs[ci].nodes, &node{rec: *r, feat: feats[i]})
+					gs[ci].nodes = append(gs[ci].nodes, &node{rec: recs[i], feat: feats[i]})
 				}
-			}
-			if err := tx.PutIdentityRecords(ctx, irs); err != nil {
-				return err
-			}
-			if err := tx.AddIdentityKeys(ctx, krs); err != nil {
-				return err
 			}
 			_, err := s.writeGroups(ctx, tx, gs, nil, nil)
 			return err

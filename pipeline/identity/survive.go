@@ -110,6 +110,10 @@ var addressParts = []string{"address.line1", "address.line2", "address.city", "a
 // the union with the chosen record's values first, consent per channel
 // from the latest record that states it, and for every field its source.
 func (s Survivorship) Profile(id string, recs []Record) crmhub.Customer {
+	// Lists follow key order, so the profile does not depend on the order
+	// the records come in.
+	recs = slices.Clone(recs)
+	slices.SortFunc(recs, func(a, b Record) int { return a.Key().Compare(b.Key()) })
 	c := crmhub.Customer{ID: id, Provenance: map[string]crmhub.FieldSource{}}
 	from := func(field string, r *Record) {
 		c.Provenance[field] = crmhub.FieldSource{Source: r.Source, ExternalID: r.ExternalID, At: r.At}

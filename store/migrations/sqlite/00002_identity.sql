@@ -4,25 +4,28 @@
 -- recomputed without reading the raw landing table. Which profile a record
 -- belongs to is the identities table.
 CREATE TABLE identity_records (
+    rid         INTEGER PRIMARY KEY,
     source      TEXT NOT NULL,
     external_id TEXT NOT NULL,
     tenant      TEXT NOT NULL DEFAULT '',
     version     TEXT NOT NULL DEFAULT '',
     doc         TEXT NOT NULL,
+    -- feat: the record's match features, precomputed, so that comparing a
+    -- candidate costs no normalization.
+    feat        TEXT NOT NULL DEFAULT '',
     constrained INTEGER NOT NULL DEFAULT 0,
     updated_at  TIMESTAMP NOT NULL,
-    PRIMARY KEY (source, external_id)
-) WITHOUT ROWID;
+    UNIQUE (source, external_id)
+);
 
--- Match and blocking keys of each record: records that share a key are
--- compared.
+-- Match and blocking keys of each record, as 64-bit hashes: records that
+-- share a key are compared. Small fixed-size rows keep the index compact
+-- and its inserts cheap.
 CREATE TABLE identity_keys (
-    key         TEXT NOT NULL,
-    source      TEXT NOT NULL,
-    external_id TEXT NOT NULL,
-    PRIMARY KEY (key, source, external_id)
+    key INTEGER NOT NULL,
+    rid INTEGER NOT NULL,
+    PRIMARY KEY (key, rid)
 ) WITHOUT ROWID;
-CREATE INDEX identity_keys_record ON identity_keys (source, external_id);
 
 -- Unmerge constraints: records on different sides of one split never share
 -- a profile.

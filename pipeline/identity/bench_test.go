@@ -1,0 +1,130 @@
+package identity
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/crmhub/crmhub/store"
+	"github.com/crmhub/crmhub/store/storetest"
+)
+
+// benchPeople returns n customer records of a population shaped like a
+// large shop's: thousands of given names, tens of thousands of family
+// names, birthdays over seventy years, a few hundred cities; one person in
+// ten has a second record in another source with a typo, a missing field
+// or swapped names.
+func benchPeople(seed uint64, n int) []Record {
+	rng := rand.New(rand.NewPCG(seed, 42))
+	syll := []string{"ka", "ri", "mo", "sa", "na", "le", "ta", "bo", "mi", "ra", "da", "lu", "fe", "zo", "ha", "ne",
+		"si", "ya", "go", "ve", "an", "el", "or", "is"}
+	word := func(r *rand.Rand, parts int) string {
+		s := ""
+		for range parts {
+			s += syll[r.IntN(len(syll))]
+		}
+		return s
+	}
+	firsts := make([]string, 3000)
+	for i := range firsts {
+		firsts[i] = word(rng, 2+i%2)
+	}
+	lasts := make([]string, 30000)
+	for i := range lasts {
+		lasts[i] = word(rng, 3+i%2)
+	}
+	cities := make([]string, 300)
+	for i := range cities {
+		cities[i] = word(rng, 3) + " city"
+	}
+	out := make([]Record, 0, n)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for p := 0; len(out) < n; p++ {
+		// A Zipf-like pick: common names are much more common.
+		first := firsts[int(float64(len(firsts))*rng.Float64()*rng.Float64())]
+		last := lasts[int(float64(len(lasts))*rng.Float64()*rng.Float64())]
+		f := map[string][]string{
+			"first_name": {first}, "last_name": {last},
+			"birthday":            {fmt.Sprintf("%d-%02d-%02d", 1940+rng.IntN(70), 1+rng.IntN(12), 1+rng.IntN(28))},
+			"emails":              {fmt.Sprintf("%s.%s.%d@example.com", first, last, p)},
+			"phones":              {fmt.Sprintf("+9715%08d", p)},
+			"address.city":        {cities[int(float64(len(cities))*rng.Float64()*rng.Float64())]},
+			"address.postal_code": {strconv.Itoa(10000 + rng.IntN(5000))},
+			"address.line1":       {fmt.Sprintf("%d %s street", 1+rng.IntN(300), word(rng, 2))},
+		}
+		out = append(out, Record{Source: "shop", ExternalID: strconv.Itoa(p), Fields: f, At: at})
+		if p%10 == 0 && len(out) < n {
+			g := map[string][]string{}
+			for k, v := range f {
+				g[k] = v
+			}
+			switch rng.IntN(3) {
+			case 0:
+				g["first_name"] = []string{first[:len(first)-1]}
+			case 1:
+				delete(g, "emails")
+			case 2:
+				g["first_name"], g["last_name"] = []string{last}, []string{first}
+				delete(g, "phones")
+			}
+			out = append(out, Record{Source: "erp", ExternalID: "E" + strconv.Itoa(p), Fields: g, At: at})
+		}
+	}
+	return out
+}
+
+func benchSize(b *testing.B, def int) int {
+	if s := os.Getenv("CRMHUB_BENCH_PROFILES"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatalf("CRMHUB_BENCH_PROFILES=%q: %v", s, err)
+		}
+		return n
+	}
+	return def
+}
+
+// BenchmarkResolveIncremental measures resolving new records one by one
+// (500 per transaction, as the persist stage's group commit does) into a
+// SQLite store that already holds CRMHUB_BENCH_PROFILES records (default
+// 100,000; the README's figure uses 1,000,000), built by a rebuild whose
+// time is reported too.
+func BenchmarkResolveIncremental(b *testing.B) {
+	n := benchSize(b, 100_000)
+	all := benchPeople(1, n+200_000)
+	base, fresh := all[:n], all[n:]
+	s := storetest.SQLite(b)
+	ctx := context.Background()
+	res := NewResolver(Config{Email: true, Phone: true,
+		Fuzzy: []FuzzyRule{{Fields: []string{"name", "birthday", "address", "email", "phone"}, Threshold: 0.95}}})
+	start := time.Now()
+	rep, err := res.Rebuild(ctx, s, base, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("rebuild of %d records into %d profiles: %v (%.0f records/s)", n, rep.ProfilesAfter,
+		time.Since(start).Round(time.Millisecond), float64(n)/time.Since(start).Seconds())
+	if b.N > len(fresh) {
+		b.Fatalf("b.N %d exceeds the %d prepared records; use -benchtime with at most that many", b.N, len(fresh))
+	}
+	b.ResetTimer()
+	const batch = 500
+	for i := 0; i < b.N; i += batch {
+		err := s.InTx(ctx, func(tx *store.Tx) error {
+			for _, r := range fresh[i:min(i+batch, b.N)] {
+				if _, err := res.Apply(ctx, tx, r); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, store.Relaxed())
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
