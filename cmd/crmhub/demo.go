@@ -32,7 +32,10 @@ sources:
     type: sample          # realistic Shopify, ERP, Meta and GA4 records, offline
     seed: 1
 identity:
-  match: [email, phone]
+  match:
+    - email
+    - phone
+    - {fuzzy: [name, birthday, address, email, phone], threshold: 0.95}
 `
 
 func newDemoCmd(g *globals) *cobra.Command {
@@ -85,12 +88,33 @@ and a few malformed records. Needs no config, no server and no network.`,
 			// The sample records enter the way every source's records do:
 			// landed in the raw table and published on the bus, in one
 			// transaction.
+			base, err := settledNow(ctx, s)
+			if err != nil {
+				return err
+			}
 			in := pipeline.NewIngester(s, app.bus, true)
 			if err := in.Ingest(ctx, envs, &pipeline.Checkpoint{Source: "sample", Stream: "records",
 				Cursor: fmt.Sprintf("seed=%d people=%d", seed, people)}); err != nil {
 				return err
 			}
 			after, err := s.Counts(ctx)
+			if err != nil {
+				return err
+			}
+			// The map and persist stages turn the new records into profiles.
+			sources, err := mapSources(app.cfg)
+			if err != nil {
+				return err
+			}
+			if err := addSampleSources(sources); err != nil {
+				return err
+			}
+			if landed := after.RawRecords - before.RawRecords; landed > 0 {
+				if err := app.runUntil(ctx, app.newStages(sources), base.until(landed)); err != nil {
+					return fmt.Errorf("resolve the sample records: %w", err)
+				}
+			}
+			resolved, err := s.Counts(ctx)
 			if err != nil {
 				return err
 			}
@@ -105,7 +129,8 @@ and a few malformed records. Needs no config, no server and no network.`,
 			for _, n := range names {
 				fprintf(g.stdout, "  %-11s %-8s %4d\n", n, sample.SourceTypes[n], perSource[n])
 			}
-			fprintf(g.stdout, "\n")
+			fprintf(g.stdout, "\nresolved into %d profiles (%d merges); %d records in dead letters (crmhub dlq list -c %s)\n\n",
+				resolved.Customers, resolved.Merges, resolved.DeadLetters, path)
 			rep, err := buildStatus(ctx, cfg, s)
 			if err != nil {
 				return err

@@ -42,7 +42,8 @@ var (
 	phoneLevels = []level{
 		{"exact", 0.80, 0.0001}, {"same subscriber digits", 0.05, 0.001}, {"different", 0.15, 0.9989}}
 	streetLevels = []level{
-		{"exact", 0.75, 0.001}, {"similar", 0.15, 0.005}, {"different", 0.10, 0.994}}
+		{"exact", 0.75, 0.001}, {"similar", 0.12, 0.004}, {"same street, other number", 0.05, 0.01},
+		{"different", 0.08, 0.985}}
 	postLevels = []level{
 		{"exact", 0.85, 0.01}, {"one character", 0.10, 0.05}, {"different", 0.05, 0.94}}
 	cityLevels = []level{
@@ -127,7 +128,14 @@ func compare(a, b *features, set fieldSet, explain bool) (float64, []outcome) {
 	}
 	if set&useAddress != 0 {
 		if len(a.street) > 0 && len(b.street) > 0 {
-			note("address.line1", string(a.street), string(b.street), streetLevels[similarLevel(a.street, b.street, 0.88)])
+			l := similarLevel(a.street, b.street, 0.88)
+			switch {
+			case l == 2:
+				l = 3
+			case l == 1 && digitsOf(string(a.street)) != digitsOf(string(b.street)):
+				l = 2 // another house number: a typo or a neighbour
+			}
+			note("address.line1", string(a.street), string(b.street), streetLevels[l])
 		}
 		if a.post != "" && b.post != "" {
 			l := 2
@@ -192,6 +200,11 @@ func nameLevel(x, y name, first bool) int {
 	case x.trans == y.trans:
 		return 1
 	}
+	// Names that differ in their digits (Walker, Walker2) are accounts
+	// told apart on purpose, not typing mistakes.
+	if digitsOf(x.key) != digitsOf(y.key) {
+		return 4
+	}
 	s := jaroWinkler(x.runes, y.runes)
 	switch {
 	case s >= 0.92:
@@ -241,7 +254,9 @@ func emailLevel(a, b *features) (int, string, string) {
 			switch {
 			case e == f:
 				return 0, e, f
-			case best > 1 && (levenshteinAtMost(e, f, 2) || jaroWinkler([]rune(e), []rune(f)) >= 0.92):
+			case best > 1 && digitsOf(e) == digitsOf(f) && (levenshteinAtMost(e, f, 2) || jaroWinkler([]rune(e), []rune(f)) >= 0.92):
+				// A typo, unless the digits differ: sara1@ and sara2@ are
+				// two accounts.
 				best, x, y = 1, e, f
 			}
 		}
@@ -327,4 +342,15 @@ func latin(rs []rune) bool {
 		}
 	}
 	return true
+}
+
+// digitsOf returns the ASCII digits of s, in order.
+func digitsOf(s string) string {
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			b = append(b, s[i])
+		}
+	}
+	return string(b)
 }
