@@ -254,7 +254,8 @@ func emailLevel(a, b *features) (int, string, string) {
 			switch {
 			case e == f:
 				return 0, e, f
-			case best > 1 && digitsOf(e) == digitsOf(f) && (levenshteinAtMost(e, f, 2) || jaroWinkler([]rune(e), []rune(f)) >= 0.92):
+			case best > 1 && digitsOf(e) == digitsOf(f) && (levenshteinAtMost(e, f, 1) ||
+				min(len(e), len(f)) >= 12 && levenshteinAtMost(e, f, 2) || jaroWinkler([]rune(e), []rune(f)) >= 0.92):
 				// A typo, unless the digits differ: sara1@ and sara2@ are
 				// two accounts.
 				best, x, y = 1, e, f

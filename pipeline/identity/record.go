@@ -153,7 +153,9 @@ func NewRecord(src Source, m mapping.Mapped, received time.Time) (Record, map[st
 	delete(r.Fields, "name")
 	r.At = received
 	for _, s := range []string{r.Field("updated_at"), m.Version} {
-		if t, err := mapping.ParseTimestamp(s); s != "" && err == nil {
+		// A sequence number ("42") is a version, not a time; only a
+		// plausible time can say which record is more recent.
+		if t, err := mapping.ParseTimestamp(s); s != "" && err == nil && plausibleTime(t, received) {
 			r.At = t.UTC()
 			break
 		}
@@ -187,4 +189,11 @@ func (r *Record) birthday() crmhub.Date {
 		return crmhub.Date{}
 	}
 	return d
+}
+
+// plausibleTime reports whether t can be when a source changed a record
+// received at received: after 1990 and not after it arrived (a day of
+// clock skew allowed).
+func plausibleTime(t, received time.Time) bool {
+	return t.Year() >= 1990 && !t.After(received.Add(24*time.Hour))
 }
