@@ -127,7 +127,7 @@ func (t *Tx) indexRows(ctx context.Context, ids []string) (map[string][]indexRow
 		chunk = anySlice(found)
 		in = "(" + placeholders(len(chunk)) + ")"
 		for _, ix := range customerIndexes {
-			rows, err := t.q.QueryContext(ctx, t.d.rebind("SELECT "+ix.selectCols+" FROM "+ix.table+
+			rows, err := t.query(ctx, t.d.rebind("SELECT "+ix.selectCols+" FROM "+ix.table+
 				" WHERE customer_id IN "+in), chunk...)
 			if err != nil {
 				return nil, fmt.Errorf("read %s: %w", ix.table, err)

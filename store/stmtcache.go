@@ -31,7 +31,7 @@ type stmtCache struct {
 const (
 	stmtCacheMinArgs = 64
 	stmtCacheRecurs  = 3
-	stmtCacheSize    = 128
+	stmtCacheSize    = 512
 	stmtCacheSeenMax = 1024
 )
 

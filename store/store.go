@@ -289,6 +289,15 @@ func (r reader) exec(ctx context.Context, query string, args ...any) (sql.Result
 	return r.q.ExecContext(ctx, query, args...)
 }
 
+// query runs a query that is already in the dialect's placeholders,
+// prepared when it recurs.
+func (r reader) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := r.stmts.lookup(query, len(args)); st != nil && r.tx != nil {
+		return r.tx.StmtxContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return r.q.QueryContext(ctx, query, args...)
+}
+
 // selectRows runs a query that is already in the dialect's placeholders and
 // scans every row into dest.
 func (r reader) selectRows(ctx context.Context, dest any, query string, args ...any) error {

@@ -1,17 +1,22 @@
 package main
 
 import (
+	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/crmhub/crmhub/connectors/sample"
 	"github.com/crmhub/crmhub/pipeline"
+	"github.com/crmhub/crmhub/store"
 )
 
 // demoConfig is the configuration `crmhub demo` writes into its directory:
@@ -131,12 +136,15 @@ and a few malformed records. Needs no config, no server and no network.`,
 			}
 			fprintf(g.stdout, "\nresolved into %d profiles (%d merges); %d records in dead letters (crmhub dlq list -c %s)\n\n",
 				resolved.Customers, resolved.Merges, resolved.DeadLetters, path)
+			if err := printExampleProfile(ctx, g, s); err != nil {
+				return err
+			}
 			rep, err := buildStatus(ctx, cfg, s)
 			if err != nil {
 				return err
 			}
 			printStatus(g.stdout, rep)
-			fprintf(g.stdout, "\nnext: crmhub status -c %s\n", path)
+			fprintf(g.stdout, "\nnext: crmhub export customers -c %s\n", path)
 			return nil
 		},
 	}
@@ -160,4 +168,48 @@ func writeIfMissing(path string, data []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// printExampleProfile shows the profile with the most source records: one
+// person as several systems spell them.
+func printExampleProfile(ctx context.Context, g *globals, s *store.Store) error {
+	var id string
+	err := s.ReadDB().QueryRowContext(ctx, `SELECT customer_id FROM identities GROUP BY customer_id
+		ORDER BY COUNT(*) DESC, customer_id LIMIT 1`).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("find an example profile: %w", err)
+	}
+	c, err := s.Customer(ctx, id)
+	if err != nil {
+		return err
+	}
+	fprintf(g.stdout, "for example, %s: %s %s, %s, %s\n", c.ID, c.FirstName, c.LastName,
+		strings.Join(c.Emails, " "), strings.Join(c.Phones, " "))
+	recs, err := s.IdentityRecordsOfCustomers(ctx, []string{id})
+	if err != nil {
+		return err
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].Source < recs[j].Source })
+	for _, r := range recs {
+		var rec struct {
+			Fields map[string][]string `json:"fields"`
+		}
+		if err := json.Unmarshal(r.Doc, &rec); err != nil {
+			return fmt.Errorf("read record %s: %w", r.RecordKey, err)
+		}
+		name := strings.TrimSpace(first(rec.Fields["first_name"]) + " " + first(rec.Fields["last_name"]))
+		fprintf(g.stdout, "  %-11s %-20s %s\n", r.Source, r.ExternalID, name)
+	}
+	fprintf(g.stdout, "\n")
+	return nil
+}
+
+func first(xs []string) string {
+	if len(xs) == 0 {
+		return ""
+	}
+	return xs[0]
 }
