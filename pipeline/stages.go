@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -28,6 +31,7 @@ type MapSource struct {
 // Stages are the map and persist handlers: raw records become canonical
 // records, and canonical customer records become profiles.
 type Stages struct {
+	batcher  resolveBatcher
 	store    *store.Store
 	sources  map[string]MapSource
 	resolver *identity.Resolver
@@ -183,23 +187,164 @@ func (st *Stages) Persist(msg *message.Message) ([]*message.Message, error) {
 }
 
 // Resolve applies one customer record under its idempotency key: a key
-// seen before changes nothing.
+// seen before changes nothing. Records that arrive while another batch is
+// being resolved are resolved together in one unit of work (see
+// resolveBatcher), which is what keeps identity resolution fast on SQLite.
 func (st *Stages) Resolve(ctx context.Context, key string, rec identity.Record) (identity.Outcome, error) {
-	var out identity.Outcome
-	err := st.store.InTxShared(ctx, func(tx *store.Tx) error {
-		out = identity.Outcome{}
-		first, err := tx.MarkProcessed(ctx, HandlerPersist, key)
-		if err != nil || !first {
-			return err
+	return st.batcher.do(ctx, st, &resolveReq{key: key, rec: rec, done: make(chan resolveResult, 1)})
+}
+
+// maxResolveBatch bounds how many records one unit of work resolves.
+const maxResolveBatch = 500
+
+type resolveReq struct {
+	key  string
+	rec  identity.Record
+	done chan resolveResult
+}
+
+type resolveResult struct {
+	out identity.Outcome
+	err error
+	// lead hands the queue over: the receiver resolves the next batches.
+	lead bool
+}
+
+// resolveBatcher gathers concurrent Resolve calls into batches without a
+// goroutine of its own: the first caller leads, resolving the queue batch
+// by batch until its own record is done, then hands the lead to the first
+// waiting caller. Identity resolution is serial anyway (one writer on
+// SQLite, an advisory lock on PostgreSQL); batching turns many small units
+// of work into a few large ones.
+type resolveBatcher struct {
+	mu      sync.Mutex
+	queue   []*resolveReq
+	leading bool
+}
+
+func (b *resolveBatcher) do(ctx context.Context, st *Stages, req *resolveReq) (identity.Outcome, error) {
+	b.mu.Lock()
+	b.queue = append(b.queue, req)
+	lead := !b.leading
+	b.leading = true
+	b.mu.Unlock()
+	for {
+		if lead {
+			b.lead(st)
+		}
+		select {
+		case r := <-req.done:
+			if r.lead {
+				lead = true
+				continue
+			}
+			return r.out, r.err
+		case <-ctx.Done():
+			// The record may still be resolved by the leader; that is
+			// harmless, the unit of work is idempotent. But a follower
+			// asked to lead must not leave the queue stranded.
+			go func() {
+				if r := <-req.done; r.lead {
+					b.lead(st)
+				}
+			}()
+			return identity.Outcome{}, ctx.Err()
+		}
+	}
+}
+
+// lead resolves batches until the leader's own record is done, then hands
+// the lead to the next waiting caller, or gives it up when none waits.
+func (b *resolveBatcher) lead(st *Stages) {
+	for {
+		b.mu.Lock()
+		if len(b.queue) == 0 {
+			b.leading = false
+			b.mu.Unlock()
+			return
+		}
+		n := min(len(b.queue), maxResolveBatch)
+		batch := slices.Clone(b.queue[:n])
+		b.queue = b.queue[n:]
+		b.mu.Unlock()
+		st.resolveBatch(batch)
+		// After one batch, pass the lead on: the next waiting caller
+		// leads, so every leader returns after a bounded wait.
+		b.mu.Lock()
+		if len(b.queue) == 0 {
+			b.leading = false
+			b.mu.Unlock()
+			return
+		}
+		next := b.queue[0]
+		b.mu.Unlock()
+		next.done <- resolveResult{lead: true}
+		return
+	}
+}
+
+// resolveBatch resolves a batch in one unit of work; when that fails, each
+// record gets a unit of work of its own, so one bad record fails alone.
+func (st *Stages) resolveBatch(batch []*resolveReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	outs, err := st.resolveTogether(ctx, batch)
+	if err == nil {
+		for i, r := range batch {
+			r.done <- resolveResult{out: outs[i]}
+		}
+		return
+	}
+	if len(batch) == 1 {
+		batch[0].done <- resolveResult{err: err}
+		return
+	}
+	for _, r := range batch {
+		outs, err := st.resolveTogether(ctx, []*resolveReq{r})
+		if err != nil {
+			r.done <- resolveResult{err: err}
+			continue
+		}
+		r.done <- resolveResult{out: outs[0]}
+	}
+}
+
+func (st *Stages) resolveTogether(ctx context.Context, batch []*resolveReq) ([]identity.Outcome, error) {
+	outs := make([]identity.Outcome, len(batch))
+	err := st.store.InTx(ctx, func(tx *store.Tx) error {
+		clear(outs)
+		var recs []identity.Record
+		var idx []int
+		for i, r := range batch {
+			first, err := tx.MarkProcessed(ctx, HandlerPersist, r.key)
+			if err != nil {
+				return err
+			}
+			if first {
+				recs = append(recs, r.rec)
+				idx = append(idx, i)
+			}
+		}
+		if len(recs) == 0 {
+			return nil
 		}
 		if err := tx.LockIdentity(ctx); err != nil {
 			return err
 		}
-		out, err = st.resolver.Apply(ctx, tx, rec)
-		return err
+		res, err := st.resolver.ApplyBatch(ctx, tx, recs)
+		if err != nil {
+			return err
+		}
+		for j, i := range idx {
+			outs[i] = res[j]
+		}
+		return nil
 	}, store.Relaxed())
 	if err != nil {
-		return identity.Outcome{}, fmt.Errorf("resolve %s record %s: %w", rec.Source, rec.ExternalID, err)
+		if len(batch) == 1 {
+			return nil, fmt.Errorf("resolve %s record %s: %w", batch[0].rec.Source, batch[0].rec.ExternalID, err)
+		}
+		return nil, fmt.Errorf("resolve a batch of %d records: %w", len(batch), err)
 	}
-	return out, nil
+	return outs, nil
 }

@@ -424,3 +424,45 @@ func (t *Tx) DeleteIdentityRecords(ctx context.Context, keys []RecordKey) error 
 	}
 	return nil
 }
+
+// MaxIdentityRID returns the highest record number in use, 0 for none.
+func (r reader) MaxIdentityRID(ctx context.Context) (int64, error) {
+	var n int64
+	if err := sqlxGet(ctx, r, &n, "SELECT COALESCE(MAX(rid), 0) FROM identity_records"); err != nil {
+		return 0, fmt.Errorf("read identity records: %w", err)
+	}
+	return n, nil
+}
+
+// PutIdentityRecordsWithRID creates or replaces records whose numbers the
+// caller chose: a SQLite unit of work holds the only writer, so it can
+// number new records after MaxIdentityRID itself and write them in bulk.
+// Not for PostgreSQL, whose identity sequence would not follow.
+func (t *Tx) PutIdentityRecordsWithRID(ctx context.Context, recs []IdentityRecord) error {
+	if t.d.name == DriverPostgres {
+		return fmt.Errorf("write identity records with chosen numbers: not on PostgreSQL")
+	}
+	now := time.Now().UTC()
+	args := make([]any, 0, 9*len(recs))
+	for _, rec := range recs {
+		args = append(args, rec.RID, rec.Source, rec.ExternalID, rec.Tenant, rec.Version, string(rec.Doc), rec.Feat,
+			boolInt(rec.Constrained), now)
+	}
+	return wrap(t.execRows(ctx, `INSERT INTO identity_records (rid, source, external_id, tenant, version, doc,
+		feat, constrained, updated_at) VALUES `, 9, ` ON CONFLICT (source, external_id) DO UPDATE SET
+		tenant = excluded.tenant, version = excluded.version, doc = excluded.doc, feat = excluded.feat,
+		constrained = excluded.constrained, updated_at = excluded.updated_at`, args), "write identity records")
+}
+
+// DeleteIdentityKeys removes match keys.
+func (t *Tx) DeleteIdentityKeys(ctx context.Context, rows []KeyRow) error {
+	for _, r := range rows {
+		if _, err := t.exec(ctx, t.d.rebind(`DELETE FROM identity_keys WHERE key = ? AND rid = ?`), r.Key, r.RID); err != nil {
+			return fmt.Errorf("remove match key: %w", err)
+		}
+	}
+	return nil
+}
+
+// Driver returns the database the unit of work runs on.
+func (t *Tx) Driver() string { return t.d.name }

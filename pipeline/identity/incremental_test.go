@@ -123,3 +123,51 @@ func TestArrivalOrderDoesNotMatter(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestApplyBatchMatchesResolve feeds the records in random orders and
+// random batch sizes, with every fifth record sent twice (once before its
+// final version, with another name), and compares the clusters with
+// Resolve on the final versions.
+func TestApplyBatchMatchesResolve(t *testing.T) {
+	recs := synthetic(11, 60)
+	cfg := testConfig()
+	want := batchHash(recs, cfg, nil, nil)
+	orders := 15
+	if testing.Short() {
+		orders = 3
+	}
+	ctx := context.Background()
+	for i := range orders {
+		rng := rand.New(rand.NewPCG(uint64(i), 2))
+		var feed []Record
+		for j, r := range recs {
+			r.Version = "2"
+			if j%5 == 0 {
+				early := r
+				early.Version = "1"
+				early.Fields = map[string][]string{"first_name": {"Someone"}, "last_name": {"Else"}}
+				feed = append(feed, early)
+			}
+			feed = append(feed, r)
+		}
+		rng.Shuffle(len(feed), func(a, b int) { feed[a], feed[b] = feed[b], feed[a] })
+		s := storetest.SQLite(t)
+		res := NewResolver(cfg)
+		for start := 0; start < len(feed); {
+			n := 1 + rng.IntN(40)
+			chunk := feed[start:min(start+n, len(feed))]
+			err := s.InTx(ctx, func(tx *store.Tx) error {
+				_, err := res.ApplyBatch(ctx, tx, chunk)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			start += len(chunk)
+		}
+		if got := storeHash(t, s); got != want {
+			t.Fatalf("order %d: clusters %s, want %s (batch)", i, got, want)
+		}
+		s.Close()
+	}
+}
