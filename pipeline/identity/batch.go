@@ -428,4 +428,3 @@ func (s *Resolver) mergeOf(cur *node, ids []string, linked map[string][]int64, r
 	}
 	return m
 }
-
