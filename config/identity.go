@@ -18,7 +18,7 @@ var (
 
 // MatchRule is one identity rule. In YAML it is either a field name that
 // must be equal (email, phone, external_id) or a fuzzy rule
-// {fuzzy: [name, address], threshold: 0.92} whose fields together must
+// {fuzzy: [name, birthday, address, email, phone], threshold: 0.95} whose fields together must
 // score at least Threshold.
 type MatchRule struct {
 	// Field is set for an exact rule.
@@ -73,7 +73,7 @@ func (*MatchRule) checkNode(n *yaml.Node) leafProblems {
 	return ps
 }
 
-const matchRuleHint = "write a field (email, phone, external_id) or {fuzzy: [name, address], threshold: 0.92}"
+const matchRuleHint = "write a field (email, phone, external_id) or {fuzzy: [name, birthday, address, email, phone], threshold: 0.95}"
 
 func parseMatchRule(n *yaml.Node) (MatchRule, leafProblems) {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
@@ -145,7 +145,7 @@ func (v *checker) identity() {
 		case len(r.Fuzzy) == 0:
 			if !slices.Contains(exactMatchFields, r.Field) {
 				v.add(p, fmt.Sprintf("unknown match field %q", abbreviate(r.Field))+didYouMean(r.Field, exactMatchFields),
-					"known: "+commaList(exactMatchFields)+"; fuzzy matching is written {fuzzy: [name, address], threshold: 0.92}")
+					"known: "+commaList(exactMatchFields)+"; fuzzy matching is written {fuzzy: [name, birthday, address, email, phone], threshold: 0.95}")
 			}
 		default:
 			if r.Field != "" {
@@ -154,9 +154,9 @@ func (v *checker) identity() {
 			v.subset(p+".fuzzy", r.Fuzzy, fuzzyMatchFields)
 			switch {
 			case r.Threshold == 0:
-				v.add(p+".threshold", "a fuzzy rule needs a threshold", "add threshold: 0.92 (0 to 1; higher merges less)")
+				v.add(p+".threshold", "a fuzzy rule needs a threshold", "add threshold: 0.95 (0 to 1; higher merges less)")
 			case !(r.Threshold > 0 && r.Threshold <= 1):
-				v.add(p+".threshold", fmt.Sprintf("threshold %v is outside 0 to 1", r.Threshold), "use a score such as 0.92; higher merges less")
+				v.add(p+".threshold", fmt.Sprintf("threshold %v is outside 0 to 1", r.Threshold), "use a score such as 0.95; higher merges less")
 			}
 		}
 		if k := r.String(); seen[k] {

@@ -331,7 +331,7 @@ func TestRedactedOmitsSecrets(t *testing.T) {
 	}
 	require.Contains(t, string(out), "access_token: '[REDACTED]'")
 	require.Contains(t, string(out), "backfill: 60d")
-	require.Contains(t, string(out), "- {fuzzy: [name, address], threshold: 0.92}")
+	require.Contains(t, string(out), "- {fuzzy: [name, birthday, address, email, phone], threshold: 0.95}")
 
 	// A sqlite path is not a credential and is shown.
 	c, err = Parse("/srv/crmhub/crmhub.yaml", Example(), nil)
