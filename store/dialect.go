@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -90,4 +91,23 @@ func placeholders(n int) string {
 func (d dialect) chunkRows(cols int) int {
 	n := d.maxParams / cols
 	return min(n, 500)
+}
+
+// int64List returns an IN operand that takes a whole list of numbers as
+// one parameter, and that parameter: json_each over a JSON array on
+// SQLite, ANY over an array on PostgreSQL. One parameter keeps the
+// statement's text the same for any length, so it is parsed once.
+func (d dialect) int64List(xs []int64) (string, any) {
+	if d.name == DriverPostgres {
+		return "(SELECT unnest(?::bigint[]))", xs
+	}
+	b := make([]byte, 0, 20*len(xs)+2)
+	b = append(b, '[')
+	for i, x := range xs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, x, 10)
+	}
+	return "(SELECT value FROM json_each(?))", string(append(b, ']'))
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -64,17 +63,15 @@ func (r reader) IdentityRecords(ctx context.Context, keys []RecordKey) ([]Identi
 // Candidates returns the records with the given numbers without their
 // documents: what comparing them needs.
 func (r reader) Candidates(ctx context.Context, rids []int64) ([]IdentityRecord, error) {
+	if len(rids) == 0 {
+		return nil, nil
+	}
+	list, arg := r.d.int64List(rids)
 	var out []IdentityRecord
-	per := r.d.chunkRows(1)
-	for start := 0; start < len(rids); start += per {
-		chunk := rids[start:min(start+per, len(rids))]
-		var rows []IdentityRecord
-		if err := sqlxSelect(ctx, r, &rows, `SELECT `+candidateCols+` FROM identity_records r
-			LEFT JOIN identities i ON i.source = r.source AND i.external_id = r.external_id
-			WHERE r.rid IN (`+placeholders(len(chunk))+`)`, anySlice(chunk)...); err != nil {
-			return nil, fmt.Errorf("read match candidates: %w", err)
-		}
-		out = append(out, rows...)
+	if err := sqlxSelect(ctx, r, &out, `SELECT `+candidateCols+` FROM identity_records r
+		LEFT JOIN identities i ON i.source = r.source AND i.external_id = r.external_id
+		WHERE r.rid IN `+list, arg); err != nil {
+		return nil, fmt.Errorf("read match candidates: %w", err)
 	}
 	return out, nil
 }
@@ -116,33 +113,26 @@ func (r reader) IdentityRIDs(ctx context.Context) (map[RecordKey]int64, error) {
 
 // KeyMembers returns, for each match key, the numbers of the records that
 // hold it: at most limit of them, so a caller can tell a key with more
-// than limit-1 members without reading them all. One statement reads all
-// keys.
+// than limit-1 members without reading them all. The keys travel as one
+// array parameter, so the statement's text never changes and it runs
+// prepared.
 func (r reader) KeyMembers(ctx context.Context, keys []int64, limit int) (map[int64][]int64, error) {
 	out := make(map[int64][]int64, len(keys))
-	const per = 50
-	for start := 0; start < len(keys); start += per {
-		chunk := keys[start:min(start+per, len(keys))]
-		var b strings.Builder
-		args := make([]any, 0, 2*len(chunk))
-		for i, k := range chunk {
-			if i > 0 {
-				b.WriteString(" UNION ALL ")
-			}
-			b.WriteString("SELECT * FROM (SELECT key, rid FROM identity_keys WHERE key = ? ORDER BY rid LIMIT ?) k")
-			b.WriteString(strconv.Itoa(i))
-			args = append(args, k, limit)
-		}
-		var rows []struct {
-			Key int64 `db:"key"`
-			RID int64 `db:"rid"`
-		}
-		if err := r.selectRows(ctx, &rows, r.d.rebind(b.String()), args...); err != nil {
-			return nil, fmt.Errorf("read members of match keys: %w", err)
-		}
-		for _, row := range rows {
-			out[row.Key] = append(out[row.Key], row.RID)
-		}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	list, arg := r.d.int64List(keys)
+	var rows []struct {
+		Key int64 `db:"key"`
+		RID int64 `db:"rid"`
+	}
+	if err := r.selectRows(ctx, &rows, r.d.rebind(`SELECT key, rid FROM (SELECT key, rid,
+		ROW_NUMBER() OVER (PARTITION BY key ORDER BY rid) AS n FROM identity_keys WHERE key IN `+list+`) m
+		WHERE n <= ?`), arg, limit); err != nil {
+		return nil, fmt.Errorf("read members of match keys: %w", err)
+	}
+	for _, row := range rows {
+		out[row.Key] = append(out[row.Key], row.RID)
 	}
 	return out, nil
 }
