@@ -69,6 +69,14 @@ sources:
 				s.Precision(), s.Recall(), s.F1())
 			require.GreaterOrEqual(t, s.Precision(), 0.99, "precision, %+v", s)
 			require.GreaterOrEqual(t, s.Recall(), 0.95, "recall, %+v", s)
+
+			// crmhub identity evaluate tells an operator the same.
+			r = runCLI(t, "identity", "evaluate", "--truth", filepath.Join(dedupDir, set.truth), "--source", "set", "--json", "-c", cfg)
+			require.Equal(t, exitOK, r.code, r.stderr)
+			var rep struct{ Precision, Recall float64 }
+			require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
+			require.InDelta(t, s.Precision(), rep.Precision, 1e-9)
+			require.InDelta(t, s.Recall(), rep.Recall, 1e-9)
 		})
 	}
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/crmhub/crmhub"
 	"github.com/crmhub/crmhub/config"
 	"github.com/crmhub/crmhub/pipeline/identity"
+	"github.com/crmhub/crmhub/pipeline/identity/evaluate"
 	"github.com/crmhub/crmhub/store"
 )
 
@@ -205,4 +208,94 @@ func hasSampleSource(cfg *config.Config) bool {
 		}
 	}
 	return false
+}
+
+func newIdentityCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "identity",
+		Short: "Measure identity resolution",
+		Args:  noArgs,
+		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	var truth, source string
+	var asJSON bool
+	eval := &cobra.Command{
+		Use:   "evaluate --truth FILE --source SOURCE",
+		Short: "Score the profiles against known matches: pairwise precision, recall and F1",
+		Long: `Compare which records of SOURCE share a profile with a truth file, and print pairwise
+precision (the share of records put together that belong together), recall (the share of
+records that belong together that were put together) and F1. The truth is a CSV file with a
+header: either two columns of matching record ids (FEBRL's true pairs), or a record id column
+and a cluster column named cluster, label, label_true or entity_id. Ids are the records'
+external ids in SOURCE. Use it to choose thresholds on a labelled sample of your own data.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if truth == "" || source == "" {
+				return usagef("--truth and --source are required")
+			}
+			return g.runEvaluate(cmd.Context(), truth, source, asJSON)
+		},
+	}
+	eval.Flags().StringVar(&truth, "truth", "", "CSV file of true matches")
+	eval.Flags().StringVar(&source, "source", "", "the source whose records the truth names")
+	eval.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.AddCommand(eval)
+	return cmd
+}
+
+func (g *globals) runEvaluate(ctx context.Context, truthPath, source string, asJSON bool) error {
+	f, err := os.Open(truthPath)
+	if err != nil {
+		return usageError{fmt.Errorf("open truth: %w", err)}
+	}
+	defer f.Close()
+	truth, _, err := evaluate.ReadTruth(f)
+	if err != nil {
+		return usageError{fmt.Errorf("%s: %w", truthPath, err)}
+	}
+	app, err := g.open(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer app.close()
+	assigned, err := app.store.IdentityAssignments(ctx)
+	if err != nil {
+		return err
+	}
+	groups := map[string][]string{}
+	records := 0
+	for k, c := range assigned {
+		if k.Source == source {
+			groups[c] = append(groups[c], k.ExternalID)
+			records++
+		}
+	}
+	if records == 0 {
+		return usagef("the store holds no records of source %q", source)
+	}
+	list := make([][]string, 0, len(groups))
+	for _, gr := range groups {
+		list = append(list, gr)
+	}
+	predicted := evaluate.Pairs(list)
+	s := evaluate.Compare(predicted, truth, nil)
+	rep := struct {
+		Source         string  `json:"source"`
+		Records        int     `json:"records"`
+		Profiles       int     `json:"profiles"`
+		TruePairs      int     `json:"true_pairs"`
+		PredictedPairs int     `json:"predicted_pairs"`
+		Precision      float64 `json:"precision"`
+		Recall         float64 `json:"recall"`
+		F1             float64 `json:"f1"`
+		evaluate.Score
+	}{source, records, len(groups), len(truth), len(predicted), s.Precision(), s.Recall(), s.F1(), s}
+	if asJSON {
+		return json.NewEncoder(g.stdout).Encode(rep)
+	}
+	fprintf(g.stdout, "source %s: %d records in %d profiles; %d true pairs, %d predicted\n", source, records,
+		len(groups), len(truth), len(predicted))
+	fprintf(g.stdout, "precision %.4f  recall %.4f  F1 %.4f  (true positives %d, false positives %d, false negatives %d)\n",
+		s.Precision(), s.Recall(), s.F1(), s.TruePositives, s.FalsePositives, s.FalseNegatives)
+	return nil
 }

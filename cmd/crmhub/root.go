@@ -108,6 +108,7 @@ Start with 'crmhub demo', or write a config with 'crmhub init > crmhub.yaml'.`,
 		newMergeCmd(g),
 		newUnmergeCmd(g),
 		newRebuildCmd(g),
+		newIdentityCmd(g),
 	)
 	return root
 }
