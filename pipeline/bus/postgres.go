@@ -80,6 +80,11 @@ type pgBus struct {
 	// Subscribe: watermill-sql's closed flags are plain bools.
 	mu                   sync.RWMutex
 	pubClosed, subClosed bool
+	// closing and forwards make Close return only after every
+	// subscription's channel is closed: watermill-sql closes its channels
+	// after its Close has returned.
+	closing  chan struct{}
+	forwards sync.WaitGroup
 }
 
 var (
@@ -110,7 +115,8 @@ func newPostgres(ctx context.Context, opts Options, cfg pgConfig) (*pgBus, error
 			GeneratePayloadType: func(string) string { return "BYTEA" },
 			SubscribeBatchSize:  cfg.BatchSize,
 		},
-		log: opts.Logger.With(watermill.LogFields{"bus": DriverPostgres}),
+		log:     opts.Logger.With(watermill.LogFields{"bus": DriverPostgres}),
+		closing: make(chan struct{}),
 	}
 	var err error
 	// Tables are created by ensureTopic, under an advisory lock, rather than
@@ -252,7 +258,23 @@ func (b *pgBus) Subscribe(ctx context.Context, topic string) (<-chan *message.Me
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to %s: %w", topic, err)
 	}
-	return ch, nil
+	out := make(chan *message.Message)
+	b.forwards.Add(1)
+	go func() {
+		defer b.forwards.Done()
+		defer close(out)
+		for m := range ch {
+			select {
+			case out <- m:
+			case <-b.closing:
+				// Nobody took it: the subscriber waits for an ack that
+				// will not come, so give it back for redelivery.
+				m.Nack()
+				return
+			}
+		}
+	}()
+	return out, nil
 }
 
 // SubscribeInitialize creates the topic's tables if they do not exist.
@@ -275,7 +297,10 @@ func (b *pgBus) closeSubscriber() error {
 		return nil
 	}
 	b.subClosed = true
-	if err := b.sub.Close(); err != nil {
+	close(b.closing)
+	err := b.sub.Close()
+	b.forwards.Wait()
+	if err != nil {
 		return fmt.Errorf("close postgres bus subscriber: %w", err)
 	}
 	return nil
