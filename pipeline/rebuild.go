@@ -25,16 +25,38 @@ func (st *Stages) RawCustomers(ctx context.Context) (recs []identity.Record, fai
 		index   int // into recs, -1 when it failed to map
 	}
 	seen := map[string]newest{}
-	var after int64
-	for {
-		page, err := st.store.RawRecords(ctx, "", after, rawPage)
-		if err != nil {
-			return nil, 0, err
+	// Pages are read one ahead while the current one is mapped.
+	type fetched struct {
+		page []store.RawRecord
+		err  error
+	}
+	pages := make(chan fetched, 2)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(pages)
+		var after int64
+		for {
+			page, err := st.store.RawRecords(ctx, "", after, rawPage)
+			select {
+			case pages <- fetched{page, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || len(page) == 0 {
+				return
+			}
+			after = page[len(page)-1].ID
 		}
+	}()
+	for f := range pages {
+		if f.err != nil {
+			return nil, 0, f.err
+		}
+		page := f.page
 		if len(page) == 0 {
 			break
 		}
-		after = page[len(page)-1].ID
 		// Keep only what is newer than what was seen; map those in
 		// parallel.
 		var todo []int

@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/crmhub/crmhub"
 	"github.com/crmhub/crmhub/store"
@@ -67,7 +69,7 @@ func (s *Resolver) Rebuild(ctx context.Context, st *store.Store, recs []Record, 
 		feats[i] = featuresOf(&recs[i])
 		feats[i].constrained = constrained[feats[i].key]
 	})
-	groups, edges := s.r.group(feats, nil, convertSplits(splits), convertLinks(links))
+	groups, edges, recKeys := s.r.groupKeys(feats, nil, convertSplits(splits), convertLinks(links))
 
 	customers := make([]string, len(recs))
 	keys := make([]Key, len(recs))
@@ -104,23 +106,29 @@ func (s *Resolver) Rebuild(ctx context.Context, st *store.Store, recs []Record, 
 	if dryRun {
 		return rep, nil
 	}
-	return rep, s.writeRebuild(ctx, st, recs, feats, groups, p, gone)
+	return rep, s.writeRebuild(ctx, st, recs, feats, recKeys, groups, p, gone)
 }
 
 func (s *Resolver) writeRebuild(ctx context.Context, st *store.Store, recs []Record, feats []*features,
-	groups [][]int, p plan, gone []store.RecordKey) error {
-	// The records, as mapped now.
+	recKeys [][]string, groups [][]int, p plan, gone []store.RecordKey) error {
+	// The records, as mapped now; encoded on all cores.
 	for start := 0; start < len(recs); start += rebuildBatch {
 		end := min(start+rebuildBatch, len(recs))
-		irs := make([]store.IdentityRecord, 0, end-start)
-		for i := start; i < end; i++ {
+		irs := make([]store.IdentityRecord, end-start)
+		errs := make([]error, end-start)
+		parallel(end-start, func(j int) {
+			i := start + j
 			r := &recs[i]
 			doc, err := json.Marshal(r)
 			if err != nil {
-				return fmt.Errorf("rebuild: encode record %s: %w", r.Key(), err)
+				errs[j] = fmt.Errorf("rebuild: encode record %s: %w", r.Key(), err)
+				return
 			}
-			irs = append(irs, store.IdentityRecord{RecordKey: store.RecordKey(r.Key()), Tenant: r.Tenant,
-				Version: r.Version, Doc: doc, Feat: feats[i].encode(), Constrained: feats[i].constrained})
+			irs[j] = store.IdentityRecord{RecordKey: store.RecordKey(r.Key()), Tenant: r.Tenant,
+				Version: r.Version, Doc: doc, Feat: feats[i].encode(), Constrained: feats[i].constrained}
+		})
+		if err := errors.Join(errs...); err != nil {
+			return err
 		}
 		if err := st.InTx(ctx, func(tx *store.Tx) error { return tx.PutIdentityRecords(ctx, irs) }); err != nil {
 			return fmt.Errorf("rebuild: %w", err)
@@ -143,7 +151,7 @@ func (s *Resolver) writeRebuild(ctx context.Context, st *store.Store, recs []Rec
 	rows := make([][]store.KeyRow, len(recs))
 	parallel(len(recs), func(i int) {
 		rid := rids[store.RecordKey(recs[i].Key())]
-		for _, k := range keysOf(feats[i], s.r.blocked) {
+		for _, k := range recKeys[i] {
 			rows[i] = append(rows[i], store.KeyRow{Key: hashKey(k), RID: rid})
 		}
 	})
@@ -165,21 +173,19 @@ func (s *Resolver) writeRebuild(ctx context.Context, st *store.Store, recs []Rec
 			return fmt.Errorf("rebuild: %w", err)
 		}
 	}
-	// The profiles.
+	// The profiles, assembled on all cores.
 	for start := 0; start < len(groups); start += rebuildBatch {
 		chunk := groups[start:min(start+rebuildBatch, len(groups))]
-		err := st.InTx(ctx, func(tx *store.Tx) error {
-			gs := make([]group, len(chunk))
-			for ci, g := range chunk {
-				gs[ci].id = p.ids[start+ci]
-				for _, i := range g {
-					gs[ci].nodes = append(gs[ci].nodes, &node{rec: recs[i], feat: feats[i]})
-				}
+		cs := make([]crmhub.Customer, len(chunk))
+		parallel(len(chunk), func(ci int) {
+			rs := make([]Record, len(chunk[ci]))
+			for j, i := range chunk[ci] {
+				rs[j] = recs[i]
 			}
-			_, err := s.writeGroups(ctx, tx, gs, nil, nil)
-			return err
+			cs[ci] = s.r.cfg.Survivorship.Profile(p.ids[start+ci], rs)
+			cs[ci].UpdatedAt = time.Time{}
 		})
-		if err != nil {
+		if err := st.InTx(ctx, func(tx *store.Tx) error { return tx.UpsertCustomers(ctx, cs) }); err != nil {
 			return fmt.Errorf("rebuild: %w", err)
 		}
 	}

@@ -87,6 +87,12 @@ func Resolve(records []Record, cfg Config, splits []Split, links []Link) [][]int
 // members; nil means judge it by its members in feats, which is right when
 // feats holds every record there is.
 func (r *resolver) group(feats []*features, usable func(key string) bool, splits []Split, links []Link) ([][]int, []edge) {
+	groups, edges, _ := r.groupKeys(feats, usable, splits, links)
+	return groups, edges
+}
+
+// groupKeys is group that also returns each record's keys.
+func (r *resolver) groupKeys(feats []*features, usable func(key string) bool, splits []Split, links []Link) ([][]int, []edge, [][]string) {
 	n := len(feats)
 	keys := make([]Key, n)
 	recKeys := make([][]string, n)
@@ -127,7 +133,7 @@ func (r *resolver) group(feats []*features, usable func(key string) bool, splits
 			edges = append(edges, edge{a: a, b: b, rule: RuleManual, score: 1})
 		}
 	}
-	return cluster(keys, edges, splitLabels(splits, byKey)), edges
+	return cluster(keys, edges, splitLabels(splits, byKey)), edges, recKeys
 }
 
 // edges compares every node with the later nodes that share a usable key
