@@ -137,13 +137,17 @@ func (r reader) KeyMembers(ctx context.Context, keys []int64, limit int) (map[in
 	return out, nil
 }
 
+// identityRecordUpsert replaces a stored record's content, keeping its
+// number.
+const identityRecordUpsert = ` ON CONFLICT (source, external_id) DO UPDATE SET
+		tenant = excluded.tenant, version = excluded.version, doc = excluded.doc, feat = excluded.feat,
+		constrained = excluded.constrained, updated_at = excluded.updated_at`
+
 // PutIdentityRecord creates or replaces one record and returns its number.
 func (t *Tx) PutIdentityRecord(ctx context.Context, rec IdentityRecord) (int64, error) {
 	var rid int64
 	err := sqlxGet(ctx, t.reader, &rid, `INSERT INTO identity_records (source, external_id, tenant, version, doc,
-		feat, constrained, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, external_id) DO UPDATE SET
-		tenant = excluded.tenant, version = excluded.version, doc = excluded.doc, feat = excluded.feat,
-		constrained = excluded.constrained, updated_at = excluded.updated_at RETURNING rid`,
+		feat, constrained, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`+identityRecordUpsert+` RETURNING rid`,
 		rec.Source, rec.ExternalID, rec.Tenant, rec.Version, string(rec.Doc), rec.Feat, boolInt(rec.Constrained), time.Now().UTC())
 	if err != nil {
 		return 0, fmt.Errorf("write identity record %s: %w", rec.RecordKey, err)
@@ -161,9 +165,7 @@ func (t *Tx) PutIdentityRecords(ctx context.Context, recs []IdentityRecord) erro
 			boolInt(rec.Constrained), now)
 	}
 	return wrap(t.execRows(ctx, `INSERT INTO identity_records (source, external_id, tenant, version, doc,
-		feat, constrained, updated_at) VALUES `, 8, ` ON CONFLICT (source, external_id) DO UPDATE SET
-		tenant = excluded.tenant, version = excluded.version, doc = excluded.doc, feat = excluded.feat,
-		constrained = excluded.constrained, updated_at = excluded.updated_at`, args), "write identity records")
+		feat, constrained, updated_at) VALUES `, 8, identityRecordUpsert, args), "write identity records")
 }
 
 // SetIdentityKeys adds and removes match keys of one record.
@@ -439,9 +441,7 @@ func (t *Tx) PutIdentityRecordsWithRID(ctx context.Context, recs []IdentityRecor
 			boolInt(rec.Constrained), now)
 	}
 	return wrap(t.execRows(ctx, `INSERT INTO identity_records (rid, source, external_id, tenant, version, doc,
-		feat, constrained, updated_at) VALUES `, 9, ` ON CONFLICT (source, external_id) DO UPDATE SET
-		tenant = excluded.tenant, version = excluded.version, doc = excluded.doc, feat = excluded.feat,
-		constrained = excluded.constrained, updated_at = excluded.updated_at`, args), "write identity records")
+		feat, constrained, updated_at) VALUES `, 9, identityRecordUpsert, args), "write identity records")
 }
 
 // DeleteIdentityKeys removes match keys.

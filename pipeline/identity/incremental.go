@@ -205,41 +205,11 @@ func (s *Resolver) attach(ctx context.Context, tx *store.Tx, cur *node, linked m
 	for _, id := range ids {
 		g.nodes = append(g.nodes, region[id]...)
 	}
-	var tombstones []string
 	var merges []crmhub.Merge
 	if len(ids) > 1 {
-		tombstones = ids[1:]
-		m := crmhub.Merge{ID: crmhub.NewID(crmhub.MergeIDPrefix), SurvivorID: survivor, MergedIDs: tombstones,
-			Actor: "system", CreatedAt: s.Now().UTC(), Sides: map[string][]string{}}
-		for _, id := range ids {
-			for _, n := range region[id] {
-				m.Sides[id] = append(m.Sides[id], n.rec.Key().String())
-			}
-		}
-		m.Sides[survivor] = append(m.Sides[survivor], cur.rec.Key().String())
-		// The evidence is the weakest of the links that bridge the
-		// profiles: the merge is only as sure as that.
-		first := true
-		for _, id := range ids {
-			var best int64
-			bestScore := -1.0
-			for _, k := range linked[id] {
-				if e := neighbors[k]; e.score > bestScore {
-					best, bestScore = k, e.score
-				}
-			}
-			if first || bestScore < m.Score {
-				e := neighbors[best]
-				m.Rule, m.Score = e.rule, round(e.score)
-				other := findNode(region[id], best)
-				_, outs := compare(cur.feat, other.feat, useName|useBirthday|useAddress|useEmail|usePhone, true)
-				m.Evidence = evidenceOf(outs)
-				first = false
-			}
-		}
-		merges = append(merges, m)
+		merges = append(merges, *s.mergeOf(cur, ids, linked, region, neighbors))
 	}
-	return s.write(ctx, tx, []group{g}, tombstones, merges)
+	return s.write(ctx, tx, []group{g}, ids[1:], merges)
 }
 
 func findNode(ns []*node, rid int64) *node {
