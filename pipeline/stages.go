@@ -253,34 +253,30 @@ func (b *resolveBatcher) do(ctx context.Context, st *Stages, req *resolveReq) (i
 	}
 }
 
-// lead resolves batches until the leader's own record is done, then hands
-// the lead to the next waiting caller, or gives it up when none waits.
+// lead resolves one batch from the queue, then hands the lead to the
+// next waiting caller, or gives it up when none waits, so that every
+// leader returns after a bounded wait.
 func (b *resolveBatcher) lead(st *Stages) {
-	for {
-		b.mu.Lock()
-		if len(b.queue) == 0 {
-			b.leading = false
-			b.mu.Unlock()
-			return
-		}
-		n := min(len(b.queue), maxResolveBatch)
-		batch := slices.Clone(b.queue[:n])
-		b.queue = b.queue[n:]
+	b.mu.Lock()
+	if len(b.queue) == 0 {
+		b.leading = false
 		b.mu.Unlock()
-		st.resolveBatch(batch)
-		// After one batch, pass the lead on: the next waiting caller
-		// leads, so every leader returns after a bounded wait.
-		b.mu.Lock()
-		if len(b.queue) == 0 {
-			b.leading = false
-			b.mu.Unlock()
-			return
-		}
-		next := b.queue[0]
-		b.mu.Unlock()
-		next.done <- resolveResult{lead: true}
 		return
 	}
+	n := min(len(b.queue), maxResolveBatch)
+	batch := slices.Clone(b.queue[:n])
+	b.queue = b.queue[n:]
+	b.mu.Unlock()
+	st.resolveBatch(batch)
+	b.mu.Lock()
+	if len(b.queue) == 0 {
+		b.leading = false
+		b.mu.Unlock()
+		return
+	}
+	next := b.queue[0]
+	b.mu.Unlock()
+	next.done <- resolveResult{lead: true}
 }
 
 // resolveBatch resolves a batch in one unit of work; when that fails, each
