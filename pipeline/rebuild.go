@@ -119,9 +119,6 @@ func (st *Stages) RawCustomers(ctx context.Context) (recs []identity.Record, fai
 	return out, failed, nil
 }
 
-// Store returns the store the stages write to.
-func (st *Stages) Store() *store.Store { return st.store }
-
 // parallelEach calls fn for 0..n-1 on all cores.
 func parallelEach(n int, fn func(int)) {
 	workers := min(runtime.GOMAXPROCS(0), max(n, 1))

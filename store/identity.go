@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -341,7 +340,7 @@ func (r reader) links(ctx context.Context, where string, args ...any) ([]Link, e
 }
 
 // String formats the key as source:external_id.
-func (k RecordKey) String() string { return k.Source + ":" + strings.TrimSpace(k.ExternalID) }
+func (k RecordKey) String() string { return k.Source + ":" + k.ExternalID }
 
 func boolInt(b bool) int {
 	if b {
