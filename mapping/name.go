@@ -24,7 +24,10 @@ const (
 // spelling (the half-space in مهدی‌زاده) and removing it changes how the name
 // renders. NameMatchKey removes it.
 func NormalizeName(s string) string {
-	rs := []rune(norm.NFKC.String(s))
+	// Invalid bytes become U+FFFD before NFKC, not after: NFKC passes them
+	// through, and the replacement would then sit where it changes how the
+	// next character normalizes on a second pass.
+	rs := []rune(norm.NFKC.String(strings.ToValidUTF8(s, "\uFFFD")))
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
@@ -66,7 +69,10 @@ func NormalizeName(s string) string {
 // the key "alamiri", and "ال عامري" and "العامري" share "العامري".
 func NameMatchKey(s string) string {
 	// A Caser keeps state and must not be shared between goroutines.
-	folded := cases.Fold().String(NormalizeName(s))
+	// Fold maps Cherokee capitals to small letters and small letters to
+	// capitals, so applied to its own output it flips back; lowering what
+	// it returns settles every letter on one form.
+	folded := strings.ToLower(cases.Fold().String(NormalizeName(s)))
 	decomposed := norm.NFD.String(Digits(folded))
 	var b strings.Builder
 	b.Grow(len(decomposed))
@@ -136,7 +142,10 @@ func joinPrefixes(tokens []string) []string {
 	var run strings.Builder
 	for _, t := range tokens {
 		run.WriteString(t)
-		if !joinsNext[t] {
+		// The run itself may have become a prefix ("abd" + "ul"), and it
+		// must join what follows as "abdul" would, or the key would change
+		// when computed again from its own output.
+		if !joinsNext[t] && !joinsNext[run.String()] {
 			out = append(out, run.String())
 			run.Reset()
 		}

@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -119,19 +120,43 @@ func BenchmarkResolveIncremental(b *testing.B) {
 		if st.dir, st.err = os.MkdirTemp("", "crmhub-bench-"); st.err != nil {
 			return
 		}
-		if st.s, st.err = store.Open(ctx, store.Options{Driver: store.DriverSQLite, DSN: filepath.Join(st.dir, "bench.db")}); st.err != nil {
+		dbPath := filepath.Join(st.dir, "bench.db")
+		st.res = NewResolver(Config{Email: true, Phone: true,
+			Fuzzy: []FuzzyRule{{Fields: []string{"name", "birthday", "address", "email", "phone"}, Threshold: 0.95}}})
+		// CRMHUB_BENCH_CACHE keeps the built store between runs: building
+		// a million profiles takes minutes, and each run adds to its copy.
+		cached := ""
+		if dir := os.Getenv("CRMHUB_BENCH_CACHE"); dir != "" {
+			cached = filepath.Join(dir, fmt.Sprintf("incremental-%d.db", n))
+			if st.err = copyFile(cached, dbPath); st.err == nil {
+				b.Logf("store copied from %s", cached)
+				st.s, st.err = store.Open(ctx, store.Options{Driver: store.DriverSQLite, DSN: dbPath})
+				return
+			} else if !os.IsNotExist(st.err) {
+				return
+			}
+		}
+		if st.s, st.err = store.Open(ctx, store.Options{Driver: store.DriverSQLite, DSN: dbPath}); st.err != nil {
 			return
 		}
 		if _, st.err = st.s.Migrate(ctx); st.err != nil {
 			return
 		}
-		st.res = NewResolver(Config{Email: true, Phone: true,
-			Fuzzy: []FuzzyRule{{Fields: []string{"name", "birthday", "address", "email", "phone"}, Threshold: 0.95}}})
 		start := time.Now()
 		rep, err := st.res.Rebuild(ctx, st.s, all[:n], false)
-		if st.err = err; err == nil {
-			b.Logf("store built by a rebuild of %d records into %d profiles in %v (%.0f records/s)", n, rep.ProfilesAfter,
-				time.Since(start).Round(time.Second), float64(n)/time.Since(start).Seconds())
+		if st.err = err; err != nil {
+			return
+		}
+		b.Logf("store built by a rebuild of %d records into %d profiles in %v (%.0f records/s)", n, rep.ProfilesAfter,
+			time.Since(start).Round(time.Second), float64(n)/time.Since(start).Seconds())
+		if cached != "" {
+			if st.err = st.s.Close(); st.err != nil {
+				return
+			}
+			if st.err = copyFile(dbPath, cached); st.err != nil {
+				return
+			}
+			st.s, st.err = store.Open(ctx, store.Options{Driver: store.DriverSQLite, DSN: dbPath})
 		}
 	})
 	if st.err != nil {
@@ -157,4 +182,24 @@ func BenchmarkResolveIncremental(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+func copyFile(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.Create(to + ".tmp")
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return err
+	}
+	if err := dst.Close(); err != nil {
+		return err
+	}
+	return os.Rename(to+".tmp", to)
 }
