@@ -111,11 +111,13 @@ func (s *Store) commitGroup(batch []*groupReq, opts []TxOption) {
 			if err := tx.savepoint(req.ctx, "SAVEPOINT crmhub_unit"); err != nil {
 				return err
 			}
+			mark := len(tx.undo)
 			if err := runUnit(req, tx); err != nil {
 				results[i] = err
 				if err := tx.savepoint(req.ctx, "ROLLBACK TO SAVEPOINT crmhub_unit"); err != nil {
 					return err
 				}
+				tx.rollbackTo(mark)
 			}
 			if err := tx.savepoint(req.ctx, "RELEASE SAVEPOINT crmhub_unit"); err != nil {
 				return err

@@ -116,6 +116,9 @@ func (r reader) IdentityRIDs(ctx context.Context) (map[RecordKey]int64, error) {
 // array parameter, so the statement's text never changes and it runs
 // prepared.
 func (r reader) KeyMembers(ctx context.Context, keys []int64, limit int) (map[int64][]int64, error) {
+	if err := sqlKeysOnly(r.d); err != nil {
+		return nil, err
+	}
 	out := make(map[int64][]int64, len(keys))
 	if len(keys) == 0 {
 		return out, nil
@@ -169,6 +172,9 @@ func (t *Tx) PutIdentityRecords(ctx context.Context, recs []IdentityRecord) erro
 
 // SetIdentityKeys adds and removes match keys of one record.
 func (t *Tx) SetIdentityKeys(ctx context.Context, rid int64, add, del []int64) error {
+	if err := sqlKeysOnly(t.d); err != nil {
+		return err
+	}
 	for _, key := range del {
 		if _, err := t.exec(ctx, t.d.rebind(`DELETE FROM identity_keys WHERE key = ? AND rid = ?`), key, rid); err != nil {
 			return fmt.Errorf("remove match key: %w", err)
@@ -378,6 +384,15 @@ func (r reader) IdentityAssignments(ctx context.Context) (map[RecordKey]string, 
 	return out, nil
 }
 
+// sqlKeysOnly refuses the match key table on SQLite, which keeps match
+// keys in memory (see pipeline/identity) and has no such table.
+func sqlKeysOnly(d dialect) error {
+	if d.name == DriverSQLite {
+		return fmt.Errorf("match keys: SQLite keeps them in memory, not in the store")
+	}
+	return nil
+}
+
 // KeyRow is one match key of one record.
 type KeyRow struct {
 	Key, RID int64
@@ -386,12 +401,18 @@ type KeyRow struct {
 // ReplaceIdentityKeys deletes every match key, for a rebuild that writes
 // them all again with AddIdentityKeys.
 func (t *Tx) ReplaceIdentityKeys(ctx context.Context) error {
+	if err := sqlKeysOnly(t.d); err != nil {
+		return err
+	}
 	_, err := t.exec(ctx, "DELETE FROM identity_keys")
 	return wrap(err, "clear match keys")
 }
 
 // AddIdentityKeys inserts match keys in bulk. Sorted rows insert fastest.
 func (t *Tx) AddIdentityKeys(ctx context.Context, rows []KeyRow) error {
+	if err := sqlKeysOnly(t.d); err != nil {
+		return err
+	}
 	args := make([]any, 0, 2*len(rows))
 	for _, r := range rows {
 		args = append(args, r.Key, r.RID)
@@ -443,8 +464,12 @@ func (t *Tx) PutIdentityRecordsWithRID(ctx context.Context, recs []IdentityRecor
 		feat, constrained, updated_at) VALUES `, 9, identityRecordUpsert, args), "write identity records")
 }
 
-// DeleteIdentityKeys removes match keys.
+// DeleteIdentityKeys removes match keys. PostgreSQL only, like every
+// method on match keys: SQLite keeps them in memory.
 func (t *Tx) DeleteIdentityKeys(ctx context.Context, rows []KeyRow) error {
+	if err := sqlKeysOnly(t.d); err != nil {
+		return err
+	}
 	for _, r := range rows {
 		if _, err := t.exec(ctx, t.d.rebind(`DELETE FROM identity_keys WHERE key = ? AND rid = ?`), r.Key, r.RID); err != nil {
 			return fmt.Errorf("remove match key: %w", err)
@@ -455,3 +480,75 @@ func (t *Tx) DeleteIdentityKeys(ctx context.Context, rows []KeyRow) error {
 
 // Driver returns the database the unit of work runs on.
 func (t *Tx) Driver() string { return t.d.name }
+
+// IdentityState identifies the state of the match keys of a store.
+type IdentityState struct {
+	// Store is chosen at random when the store is created, so that state
+	// kept for one store is never taken for another's.
+	Store string `db:"store"`
+	// Generation counts the changes recorded with BumpIdentityGeneration.
+	Generation int64 `db:"generation"`
+}
+
+// IdentityState returns the current state of the match keys. A process
+// that keeps match keys in memory compares it with the state its copy
+// reflects to learn that another process changed them.
+func (r reader) IdentityState(ctx context.Context) (IdentityState, error) {
+	var st IdentityState
+	if err := sqlxGet(ctx, r, &st, "SELECT store, generation FROM identity_state WHERE id = 1"); err != nil {
+		return st, fmt.Errorf("read match key state: %w", err)
+	}
+	return st, nil
+}
+
+// BumpIdentityGeneration records a change to match keys and returns the
+// new generation. Like every write, it commits or rolls back with the
+// unit of work.
+func (t *Tx) BumpIdentityGeneration(ctx context.Context) (int64, error) {
+	var n int64
+	if err := sqlxGet(ctx, t.reader, &n,
+		"UPDATE identity_state SET generation = generation + 1 WHERE id = 1 RETURNING generation"); err != nil {
+		return 0, fmt.Errorf("record match key change: %w", err)
+	}
+	return n, nil
+}
+
+// EachIdentityFeature calls fn with the number, key and match features of
+// every stored record, in record number order, reading in pages so that
+// memory stays flat however many records there are.
+func (r reader) EachIdentityFeature(ctx context.Context, fn func(rid int64, key RecordKey, feat string) error) error {
+	const page = 20_000
+	after := int64(-1 << 63)
+	for {
+		rows, err := r.query(ctx, r.d.rebind(`SELECT rid, source, external_id, feat FROM identity_records WHERE rid > ?
+			ORDER BY rid LIMIT ?`), after, page)
+		if err != nil {
+			return fmt.Errorf("read match features: %w", err)
+		}
+		n := 0
+		for rows.Next() {
+			var rid int64
+			var key RecordKey
+			var feat string
+			if err := rows.Scan(&rid, &key.Source, &key.ExternalID, &feat); err != nil {
+				rows.Close()
+				return fmt.Errorf("read match features: %w", err)
+			}
+			n++
+			after = rid
+			if err := fn(rid, key, feat); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("read match features: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read match features: %w", err)
+		}
+		if n < page {
+			return nil
+		}
+	}
+}

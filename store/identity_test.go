@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -11,10 +12,10 @@ import (
 	"github.com/crmhub/crmhub/store/storetest"
 )
 
-// TestIdentityRecordsAndKeys covers what identity resolution keeps: record
-// rows with their numbers, match keys with a per-key limit, candidates
-// without documents, profile membership through the identities table.
-func TestIdentityRecordsAndKeys(t *testing.T) {
+// TestIdentityRecords covers what identity resolution keeps: record rows
+// with their numbers, candidates without documents, profile membership
+// through the identities table.
+func TestIdentityRecords(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		a := store.RecordKey{Source: "shop", ExternalID: "7039114952811000001"}
@@ -31,30 +32,11 @@ func TestIdentityRecordsAndKeys(t *testing.T) {
 			again, err := tx.PutIdentityRecord(ctx, store.IdentityRecord{RecordKey: a, Version: "2", Doc: []byte(`{"v":2}`), Feat: "fa2"})
 			require.NoError(t, err)
 			require.Equal(t, ridA, again, "a replaced record keeps its number")
-			if err := tx.SetIdentityKeys(ctx, ridA, []int64{10, 20, -30}, nil); err != nil {
-				return err
-			}
-			if err := tx.SetIdentityKeys(ctx, ridB, []int64{10, 20}, nil); err != nil {
-				return err
-			}
-			if err := tx.SetIdentityKeys(ctx, ridB, nil, []int64{20}); err != nil {
-				return err
-			}
 			c := newCustomer("sara@example.com", "+971501234567")
 			c.Identities = []crmhub.Identity{{Source: a.Source, ExternalID: a.ExternalID}}
 			return tx.UpsertCustomers(ctx, []crmhub.Customer{c})
 		}))
 		require.NotEqual(t, ridA, ridB)
-
-		members, err := s.KeyMembers(ctx, []int64{10, 20, -30, 99}, 10)
-		require.NoError(t, err)
-		require.ElementsMatch(t, []int64{ridA, ridB}, members[10])
-		require.Equal(t, []int64{ridA}, members[20])
-		require.Equal(t, []int64{ridA}, members[-30], "negative hashes work")
-		require.Empty(t, members[99])
-		limited, err := s.KeyMembers(ctx, []int64{10}, 1)
-		require.NoError(t, err)
-		require.Len(t, limited[10], 1, "at most limit members per key")
 
 		recs, err := s.IdentityRecords(ctx, []store.RecordKey{a, b, {Source: "x", ExternalID: "missing"}})
 		require.NoError(t, err)
@@ -110,18 +92,107 @@ func TestIdentityRecordsAndKeys(t *testing.T) {
 			require.Equal(t, maxRID+1, rids[store.RecordKey{Source: "leads", ExternalID: "L-1"}])
 		}
 
-		require.NoError(t, s.InTx(ctx, func(tx *store.Tx) error {
-			if err := tx.DeleteIdentityRecords(ctx, []store.RecordKey{b}); err != nil {
-				return err
+		var seen []store.RecordKey
+		var feats []string
+		require.NoError(t, s.EachIdentityFeature(ctx, func(rid int64, key store.RecordKey, feat string) error {
+			if len(seen) > 0 {
+				require.Greater(t, rid, rids[seen[len(seen)-1]], "in record number order")
 			}
-			return tx.ReplaceIdentityKeys(ctx)
+			seen, feats = append(seen, key), append(feats, feat)
+			return nil
 		}))
-		members, err = s.KeyMembers(ctx, []int64{10}, 10)
-		require.NoError(t, err)
-		require.Empty(t, members[10])
+		require.Equal(t, []store.RecordKey{a, b}, seen[:2])
+		require.Equal(t, []string{"fa2", "fb"}, feats[:2])
+
+		require.NoError(t, s.InTx(ctx, func(tx *store.Tx) error {
+			return tx.DeleteIdentityRecords(ctx, []store.RecordKey{b})
+		}))
 		recs, err = s.IdentityRecords(ctx, []store.RecordKey{b})
 		require.NoError(t, err)
 		require.Empty(t, recs)
+	})
+}
+
+// TestIdentityKeys covers the match key table, which only PostgreSQL has:
+// SQLite keeps match keys in memory.
+func TestIdentityKeys(t *testing.T) {
+	ctx := context.Background()
+	sq := storetest.SQLite(t)
+	require.Error(t, sq.InTx(ctx, func(tx *store.Tx) error { return tx.SetIdentityKeys(ctx, 1, []int64{1}, nil) }),
+		"SQLite refuses the match key table")
+	s := storetest.Postgres(t)
+	var ridA, ridB int64
+	require.NoError(t, s.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if ridA, err = tx.PutIdentityRecord(ctx, store.IdentityRecord{RecordKey: store.RecordKey{Source: "shop", ExternalID: "1"}, Doc: []byte(`{}`)}); err != nil {
+			return err
+		}
+		if ridB, err = tx.PutIdentityRecord(ctx, store.IdentityRecord{RecordKey: store.RecordKey{Source: "shop", ExternalID: "2"}, Doc: []byte(`{}`)}); err != nil {
+			return err
+		}
+		if err := tx.SetIdentityKeys(ctx, ridA, []int64{10, 20, -30}, nil); err != nil {
+			return err
+		}
+		if err := tx.SetIdentityKeys(ctx, ridB, []int64{10, 20}, nil); err != nil {
+			return err
+		}
+		return tx.SetIdentityKeys(ctx, ridB, nil, []int64{20})
+	}))
+	members, err := s.KeyMembers(ctx, []int64{10, 20, -30, 99}, 10)
+	require.NoError(t, err)
+	require.Equal(t, []int64{ridA, ridB}, members[10], "in record number order")
+	require.Equal(t, []int64{ridA}, members[20])
+	require.Equal(t, []int64{ridA}, members[-30], "negative hashes work")
+	require.Empty(t, members[99])
+	limited, err := s.KeyMembers(ctx, []int64{10}, 1)
+	require.NoError(t, err)
+	require.Equal(t, []int64{ridA}, limited[10], "at most limit members per key, the lowest numbers")
+
+	require.NoError(t, s.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.DeleteIdentityKeys(ctx, []store.KeyRow{{Key: -30, RID: ridA}}); err != nil {
+			return err
+		}
+		return tx.AddIdentityKeys(ctx, []store.KeyRow{{Key: 40, RID: ridB}, {Key: 40, RID: ridB}})
+	}))
+	members, err = s.KeyMembers(ctx, []int64{-30, 40}, 10)
+	require.NoError(t, err)
+	require.Empty(t, members[-30])
+	require.Equal(t, []int64{ridB}, members[40], "adding a key twice keeps one row")
+
+	require.NoError(t, s.InTx(ctx, func(tx *store.Tx) error { return tx.ReplaceIdentityKeys(ctx) }))
+	members, err = s.KeyMembers(ctx, []int64{10, 40}, 10)
+	require.NoError(t, err)
+	require.Empty(t, members)
+}
+
+// TestIdentityState covers the generation that tells a process its
+// in-memory match keys are out of date.
+func TestIdentityState(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		st, err := s.IdentityState(ctx)
+		require.NoError(t, err)
+		require.Len(t, st.Store, 32, "a random store id")
+		require.Zero(t, st.Generation)
+		require.NoError(t, s.InTx(ctx, func(tx *store.Tx) error {
+			g, err := tx.BumpIdentityGeneration(ctx)
+			require.Equal(t, int64(1), g)
+			return err
+		}))
+		require.Error(t, s.InTx(ctx, func(tx *store.Tx) error {
+			if _, err := tx.BumpIdentityGeneration(ctx); err != nil {
+				return err
+			}
+			return errors.New("roll back")
+		}))
+		after, err := s.IdentityState(ctx)
+		require.NoError(t, err)
+		require.Equal(t, store.IdentityState{Store: st.Store, Generation: 1}, after, "a rolled-back bump does not count")
+
+		other := storetest.Open(t, s.Driver())
+		ost, err := other.IdentityState(ctx)
+		require.NoError(t, err)
+		require.NotEqual(t, st.Store, ost.Store, "another store has another id")
 	})
 }
 

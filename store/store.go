@@ -135,6 +135,24 @@ func (s *Store) Close() error {
 type Tx struct {
 	reader
 	tx *sqlx.Tx
+	// undo holds what OnRollback registered, oldest first.
+	undo []func()
+}
+
+// OnRollback registers fn to run if what was done through t up to now
+// does not commit: the transaction rolls back, its commit fails, or the
+// shared unit of work (InTxShared) that registered fn is rolled back to
+// its savepoint. It lets state kept outside the database, such as an
+// in-memory index of rows written in t, follow the transaction. Callbacks
+// run newest first, on the goroutine that ends the transaction.
+func (t *Tx) OnRollback(fn func()) { t.undo = append(t.undo, fn) }
+
+// rollbackTo runs and forgets the callbacks registered after the first n.
+func (t *Tx) rollbackTo(n int) {
+	for i := len(t.undo) - 1; i >= n; i-- {
+		t.undo[i]()
+	}
+	t.undo = t.undo[:n]
 }
 
 // SQL returns the transaction itself, so that a component sharing the
@@ -219,16 +237,19 @@ func (s *Store) inTxOnce(ctx context.Context, fn func(tx *Tx) error, o txOptions
 			}
 		}
 	}
+	tx := &Tx{reader: reader{q: sqlTx, d: s.d, tx: sqlTx, stmts: s.stmts}, tx: sqlTx}
 	defer func() {
 		if p := recover(); p != nil {
 			_ = sqlTx.Rollback()
+			tx.rollbackTo(0)
 			panic(p)
 		}
 		if err != nil {
 			_ = sqlTx.Rollback()
+			tx.rollbackTo(0)
 		}
 	}()
-	if err := fn(&Tx{reader: reader{q: sqlTx, d: s.d, tx: sqlTx, stmts: s.stmts}, tx: sqlTx}); err != nil {
+	if err := fn(tx); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {

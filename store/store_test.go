@@ -678,3 +678,61 @@ func TestSharedUnitsOfWork(t *testing.T) {
 		require.False(t, first)
 	})
 }
+
+// TestOnRollback covers the callbacks that let state outside the
+// database follow a unit of work: they run when it does not commit, newest
+// first, and never when it commits; in a shared transaction only the
+// failed unit's run.
+func TestOnRollback(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		var ran []int
+		require.NoError(t, s.InTx(ctx, func(tx *store.Tx) error {
+			tx.OnRollback(func() { ran = append(ran, 1) })
+			return nil
+		}))
+		require.Empty(t, ran, "a commit runs none")
+
+		require.Error(t, s.InTx(ctx, func(tx *store.Tx) error {
+			tx.OnRollback(func() { ran = append(ran, 1) })
+			tx.OnRollback(func() { ran = append(ran, 2) })
+			return errors.New("fail")
+		}))
+		require.Equal(t, []int{2, 1}, ran, "a rollback runs them newest first")
+
+		require.Panics(t, func() {
+			_ = s.InTx(ctx, func(tx *store.Tx) error {
+				tx.OnRollback(func() { ran = append(ran, 3) })
+				panic("boom")
+			})
+		})
+		require.Equal(t, []int{2, 1, 3}, ran, "a panic rolls back too")
+
+		const units = 40
+		var mu sync.Mutex
+		undone := map[int]bool{}
+		var wg sync.WaitGroup
+		for i := range units {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := s.InTxShared(ctx, func(tx *store.Tx) error {
+					tx.OnRollback(func() {
+						mu.Lock()
+						undone[i] = true
+						mu.Unlock()
+					})
+					if i%3 == 0 {
+						return fmt.Errorf("unit %d fails", i)
+					}
+					return nil
+				})
+				require.Equal(t, i%3 == 0, err != nil)
+			}()
+		}
+		wg.Wait()
+		for i := range units {
+			require.Equal(t, i%3 == 0, undone[i], "unit %d", i)
+		}
+	})
+}

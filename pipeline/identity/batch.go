@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -62,11 +63,14 @@ func (s *Resolver) ApplyBatch(ctx context.Context, tx *store.Tx, recs []Record) 
 // batch is the state of one ApplyBatch run between its bulk read and its
 // bulk write: what the store holds, with the batch's own changes applied.
 type batch struct {
-	s     *Resolver
-	tx    *store.Tx
-	recs  []Record
-	feats []*features
-	keys  [][]string
+	s       *Resolver
+	tx      *store.Tx
+	mem     *memIndex // nil when keys are in SQL
+	recs    []Record
+	feats   []*features
+	keys    [][]string
+	encoded [][]byte            // the records' documents
+	pre     []map[int64]verdict // by record: precompare's verdicts
 
 	stored   map[Key]*node      // records by key, as stored or as written by this batch
 	docs     map[Key][]byte     // their documents
@@ -87,11 +91,24 @@ func (s *Resolver) newBatch(ctx context.Context, tx *store.Tx, recs []Record) (*
 		stored: map[Key]*node{}, docs: map[Key][]byte{}, members: map[string][]int64{}, nodes: map[int64]*node{},
 		profiles: map[string][]*node{}, rows: map[int64]store.IdentityRecord{}, dirty: map[string]bool{}}
 	skeys := make([]store.RecordKey, len(recs))
-	for i := range recs {
+	b.encoded = make([][]byte, len(recs))
+	errs := make([]error, len(recs))
+	parallel(len(recs), func(i int) {
 		b.feats[i] = featuresOf(&recs[i])
 		b.keys[i] = keysOf(b.feats[i], s.r.blocked)
 		skeys[i] = store.RecordKey(recs[i].Key())
+		if b.encoded[i], errs[i] = json.Marshal(recs[i]); errs[i] != nil {
+			errs[i] = fmt.Errorf("encode record %s: %w", recs[i].Key(), errs[i])
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
+	mem, err := s.memIndexOf(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	b.mem = mem
 	stored, err := tx.IdentityRecords(ctx, skeys)
 	if err != nil {
 		return nil, err
@@ -116,7 +133,7 @@ func (s *Resolver) newBatch(ctx context.Context, tx *store.Tx, recs []Record) (*
 	}
 	keys := slices.Sorted(maps.Keys(all))
 	limit := s.r.cfg.MaxBlockSize + 1
-	found, err := tx.KeyMembers(ctx, hashKeys(keys), limit)
+	found, err := keyMembers(ctx, tx, mem, hashKeys(keys), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -135,22 +152,97 @@ func (s *Resolver) newBatch(ctx context.Context, tx *store.Tx, recs []Record) (*
 			}
 		}
 	}
-	cands, err := tx.Candidates(ctx, need)
-	if err != nil {
-		return nil, err
-	}
-	for _, st := range cands {
-		n, err := decodeNode(st)
+	if mem != nil {
+		// Comparing needs features only; the profiles of the few that
+		// link are read when they do.
+		fs := make([]*features, len(need))
+		parallel(len(need), func(i int) { fs[i], _ = mem.features(need[i]) })
+		for i, rid := range need {
+			f := fs[i]
+			if f == nil {
+				return nil, fmt.Errorf("match index: record %d holds a key but is not indexed", rid)
+			}
+			b.nodes[rid] = &node{rid: rid, rec: Record{Source: f.key.Source, ExternalID: f.key.ExternalID, Tenant: f.tenant},
+				feat: f, loose: true}
+		}
+	} else {
+		cands, err := tx.Candidates(ctx, need)
 		if err != nil {
 			return nil, err
 		}
-		b.nodes[n.rid] = n
+		for _, st := range cands {
+			n, err := decodeNode(st)
+			if err != nil {
+				return nil, err
+			}
+			b.nodes[n.rid] = n
+		}
 	}
 	if b.nextRID, err = tx.MaxIdentityRID(ctx); err != nil {
 		return nil, err
 	}
 	b.nextRID++
+	b.precompare()
 	return b, nil
+}
+
+// verdict is what link decided for two records without a shared email or
+// phone, and for which features of the other record.
+type verdict struct {
+	other *features
+	rule  string
+	score float64
+	ok    bool
+}
+
+// precompare compares each record with the stored records it shares a key
+// with, on all cores: the comparisons are most of a batch's work, and run
+// then only decides what they mean.
+func (b *batch) precompare() {
+	b.pre = make([]map[int64]verdict, len(b.recs))
+	parallel(len(b.recs), func(i int) {
+		cur := b.feats[i]
+		own := int64(0)
+		if st := b.stored[b.recs[i].Key()]; st != nil {
+			own = st.rid
+		}
+		vs := map[int64]verdict{}
+		for _, k := range b.keys[i] {
+			ms := b.members[k]
+			if len(ms) > b.s.r.cfg.MaxBlockSize {
+				continue
+			}
+			for _, m := range ms {
+				other := b.nodes[m]
+				if _, done := vs[m]; done || m == own || other == nil {
+					continue
+				}
+				rule, score, ok := b.s.r.link(cur, other.feat, "")
+				vs[m] = verdict{other: other.feat, rule: rule, score: score, ok: ok}
+			}
+		}
+		b.pre[i] = vs
+	})
+}
+
+// link is resolver.link for record i and a stored record, taking what
+// precompare found when it compared the same features.
+func (b *batch) link(i int, m int64, other *features, det string) (string, float64, bool) {
+	cur := b.feats[i]
+	v, ok := b.pre[i][m]
+	if !ok || v.other != other {
+		return b.s.r.link(cur, other, det)
+	}
+	if det != "" && cur.tenant == other.tenant {
+		x, y := cur, other
+		if x.key.Compare(y.key) > 0 {
+			x, y = y, x
+		}
+		if !namesConflict(x, y) {
+			return det, 1, true
+		}
+	}
+	return v.rule, v.score, v.ok
 }
 
 // run resolves records until one needs Apply; it returns how many it
@@ -173,10 +265,7 @@ func (b *batch) run(ctx context.Context, out []Outcome) (int, error) {
 func (b *batch) one(ctx context.Context, i int, out *Outcome) (done bool, err error) {
 	rec := b.recs[i]
 	key := rec.Key()
-	doc, err := json.Marshal(rec)
-	if err != nil {
-		return false, fmt.Errorf("encode record %s: %w", key, err)
-	}
+	doc := b.encoded[i]
 	old := b.stored[key]
 	if old != nil {
 		if rec.Version != "" && crmhub.CompareVersions(rec.Version, old.rec.Version) < 0 {
@@ -245,15 +334,31 @@ func (b *batch) one(ctx context.Context, i int, out *Outcome) (done bool, err er
 		}
 	}
 	neighbors := map[int64]edge{}
-	linked := map[string][]int64{}
+	var loose []int64
 	for _, m := range cands {
 		other := b.nodes[m]
-		if other.customer == "" {
+		if other.customer == "" && !other.loose {
 			continue
 		}
-		if r, score, ok := b.s.r.link(cur.feat, other.feat, det[m]); ok {
+		if r, score, ok := b.link(i, m, other.feat, det[m]); ok {
 			neighbors[m] = edge{rule: r, score: score}
+			if other.loose {
+				loose = append(loose, m)
+			}
+		}
+	}
+	if err := b.tighten(ctx, loose); err != nil {
+		return false, err
+	}
+	linked := map[string][]int64{}
+	for _, m := range cands {
+		if _, ok := neighbors[m]; !ok {
+			continue
+		}
+		if other := b.nodes[m]; other.customer != "" {
 			linked[other.customer] = append(linked[other.customer], m)
+		} else {
+			delete(neighbors, m)
 		}
 	}
 	ids := slices.Sorted(maps.Keys(linked))
@@ -312,6 +417,30 @@ func (b *batch) one(ctx context.Context, i int, out *Outcome) (done bool, err er
 	return true, nil
 }
 
+// tighten reads the profiles of loose candidates. A loose candidate's
+// profile was not touched by the batch: touching a profile reads its
+// members, which tightens them.
+func (b *batch) tighten(ctx context.Context, rids []int64) error {
+	if len(rids) == 0 {
+		return nil
+	}
+	rows, err := b.tx.Candidates(ctx, rids)
+	if err != nil {
+		return err
+	}
+	for _, st := range rows {
+		if n := b.nodes[st.RID]; n != nil && n.loose {
+			n.customer, n.feat.constrained, n.loose = st.CustomerID, st.Constrained, false
+		}
+	}
+	for _, rid := range rids {
+		if n := b.nodes[rid]; n.loose {
+			return fmt.Errorf("match index: record %d is indexed but not stored", rid)
+		}
+	}
+	return nil
+}
+
 // usable judges key k by members, with cur's features for cur.
 func (b *batch) usable(k string, ms []int64, cur *node) bool {
 	if len(ms) > b.s.r.cfg.MaxBlockSize {
@@ -351,6 +480,9 @@ func (b *batch) profile(ctx context.Context, id string) ([]*node, error) {
 		// One object per record, so that moving it moves it everywhere.
 		if have := b.nodes[n.rid]; have != nil {
 			have.rec = n.rec
+			if have.loose {
+				have.customer, have.feat.constrained, have.loose = n.customer, n.feat.constrained, false
+			}
 			n = have
 		} else {
 			b.nodes[n.rid] = n
@@ -376,11 +508,17 @@ func (b *batch) put(n *node, doc []byte) {
 func (b *batch) flush(ctx context.Context, out []Outcome) error {
 	rows := slices.Collect(maps.Values(b.rows))
 	slices.SortFunc(rows, func(x, y store.IdentityRecord) int { return cmp.Compare(x.RID, y.RID) })
-	if err := b.tx.PutIdentityRecordsWithRID(ctx, rows); err != nil {
+	err := b.tx.PutIdentityRecordsWithRID(ctx, rows)
+	if err != nil {
 		return err
 	}
 	slices.SortFunc(b.adds, func(x, y store.KeyRow) int { return cmp.Or(cmp.Compare(x.Key, y.Key), cmp.Compare(x.RID, y.RID)) })
-	if err := b.tx.AddIdentityKeys(ctx, b.adds); err != nil {
+	if b.mem != nil {
+		err = b.mem.update(ctx, b.tx, rows, b.adds, nil)
+	} else {
+		err = b.tx.AddIdentityKeys(ctx, b.adds)
+	}
+	if err != nil {
 		return err
 	}
 	gs := make([]group, 0, len(b.dirty))
@@ -390,7 +528,7 @@ func (b *batch) flush(ctx context.Context, out []Outcome) error {
 	if len(gs) == 0 && len(b.tombs) == 0 {
 		return nil
 	}
-	_, err := b.s.writeGroups(ctx, b.tx, gs, b.tombs, b.merges)
+	_, err = b.s.writeGroups(ctx, b.tx, gs, b.tombs, b.merges)
 	return err
 }
 

@@ -130,6 +130,20 @@ func BenchmarkResolveIncremental(b *testing.B) {
 			cached = filepath.Join(dir, fmt.Sprintf("incremental-%d.db", n))
 			if st.err = copyFile(cached, dbPath); st.err == nil {
 				b.Logf("store copied from %s", cached)
+				if st.s, st.err = store.Open(ctx, store.Options{Driver: store.DriverSQLite, DSN: dbPath}); st.err != nil {
+					return
+				}
+				var applied []store.Migration
+				if applied, st.err = st.s.Migrate(ctx); st.err != nil || len(applied) == 0 {
+					return
+				}
+				// The cached copy predates a migration: cache the migrated one.
+				if st.err = st.s.Close(); st.err != nil {
+					return
+				}
+				if st.err = copyFile(dbPath, cached); st.err != nil {
+					return
+				}
 				st.s, st.err = store.Open(ctx, store.Options{Driver: store.DriverSQLite, DSN: dbPath})
 				return
 			} else if !os.IsNotExist(st.err) {
@@ -170,6 +184,18 @@ func BenchmarkResolveIncremental(b *testing.B) {
 	}
 	fresh := st.fresh[st.next : st.next+b.N]
 	st.next += b.N
+	// A process loads its match index once, before its first batch;
+	// that is timed here and not in the throughput.
+	start := time.Now()
+	if err := st.s.InTx(ctx, func(tx *store.Tx) error {
+		_, err := st.res.memIndexOf(ctx, tx)
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		b.Logf("match index loaded in %v", d.Round(time.Millisecond))
+	}
 	b.ResetTimer()
 	const batch = 500
 	for i := 0; i < len(fresh); i += batch {
@@ -195,6 +221,12 @@ func copyFile(from, to string) error {
 		return err
 	}
 	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return err
+	}
+	// On disk before the timer starts: otherwise the first checkpoint's
+	// fsync writes the whole copy back inside the measurement.
+	if err := dst.Sync(); err != nil {
 		dst.Close()
 		return err
 	}

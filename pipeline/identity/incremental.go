@@ -18,13 +18,15 @@ import (
 // time, inside the caller's transaction.
 type Resolver struct {
 	r *resolver
+	// mem is the match index of a SQLite store; see memIndex.
+	mem *memIndex
 	// Now stamps merges; tests replace it.
 	Now func() time.Time
 }
 
 // NewResolver returns a Resolver with the rules in cfg.
 func NewResolver(cfg Config) *Resolver {
-	return &Resolver{r: newResolver(cfg), Now: time.Now}
+	return &Resolver{r: newResolver(cfg), mem: newMemIndex(), Now: time.Now}
 }
 
 // Outcome says what resolving one record did.
@@ -47,6 +49,9 @@ type node struct {
 	rec      Record // for candidates only the key fields are set
 	feat     *features
 	customer string // profile before this change; "" for a new record
+	// loose marks a candidate read from the in-memory index: customer
+	// is not known until it is read from the store.
+	loose bool
 }
 
 // Apply resolves one record: it stores the record and its keys, links it
@@ -85,17 +90,28 @@ func (s *Resolver) Apply(ctx context.Context, tx *store.Tx, rec Record) (Outcome
 	if old != nil {
 		oldKeys = keysOf(old.feat, s.r.blocked)
 	}
-	if cur.rid, err = tx.PutIdentityRecord(ctx, store.IdentityRecord{RecordKey: store.RecordKey(key), Tenant: rec.Tenant,
-		Version: rec.Version, Doc: doc, Feat: cur.feat.encode(), Constrained: cur.feat.constrained}); err != nil {
+	mem, err := s.memIndexOf(ctx, tx)
+	if err != nil {
 		return Outcome{}, err
 	}
+	ir := store.IdentityRecord{RecordKey: store.RecordKey(key), Tenant: rec.Tenant,
+		Version: rec.Version, Doc: doc, Feat: cur.feat.encode(), Constrained: cur.feat.constrained}
+	if cur.rid, err = tx.PutIdentityRecord(ctx, ir); err != nil {
+		return Outcome{}, err
+	}
+	ir.RID = cur.rid
 	add, del := diffKeys(oldKeys, newKeys)
-	if err := tx.SetIdentityKeys(ctx, cur.rid, hashKeys(add), hashKeys(del)); err != nil {
+	if mem != nil {
+		err = mem.update(ctx, tx, []store.IdentityRecord{ir}, keyRows(cur.rid, add), keyRows(cur.rid, del))
+	} else {
+		err = tx.SetIdentityKeys(ctx, cur.rid, hashKeys(add), hashKeys(del))
+	}
+	if err != nil {
 		return Outcome{}, err
 	}
 
 	// What matches now: the members of the record's keys, after the change.
-	ix := newKeyIndex(s, tx)
+	ix := newKeyIndex(s, tx, mem)
 	if err := ix.load(ctx, union(oldKeys, newKeys), cur); err != nil {
 		return Outcome{}, err
 	}
@@ -241,7 +257,11 @@ func (s *Resolver) recompute(ctx context.Context, tx *store.Tx, cur *node, regio
 			addNode(n)
 		}
 	}
-	ix := newKeyIndex(s, tx)
+	mem, err := s.memIndexOf(ctx, tx)
+	if err != nil {
+		return Outcome{}, err
+	}
+	ix := newKeyIndex(s, tx, mem)
 	if constrained {
 		for i := 0; i < len(nodes); i++ {
 			n := nodes[i]
@@ -467,15 +487,19 @@ func (s *Resolver) write(ctx context.Context, tx *store.Tx, gs []group, merged [
 func (s *Resolver) writeGroups(ctx context.Context, tx *store.Tx, gs []group, tombs []tombstone, merges []crmhub.Merge) (Outcome, error) {
 	var out Outcome
 	cs := make([]crmhub.Customer, 0, len(gs)+len(tombs))
-	for _, g := range gs {
+	profiles := make([]crmhub.Customer, len(gs))
+	parallel(len(gs), func(i int) {
+		g := gs[i]
 		recs := make([]Record, len(g.nodes))
 		for i, n := range g.nodes {
 			recs[i] = n.rec
 		}
 		slices.SortFunc(recs, func(a, b Record) int { return a.Key().Compare(b.Key()) })
-		c := s.r.cfg.Survivorship.Profile(g.id, recs)
-		c.UpdatedAt = time.Time{} // set to now by the store: the profile changed now
-		cs = append(cs, c)
+		profiles[i] = s.r.cfg.Survivorship.Profile(g.id, recs)
+		profiles[i].UpdatedAt = time.Time{} // set to now by the store: the profile changed now
+	})
+	for i, g := range gs {
+		cs = append(cs, profiles[i])
 		out.Changed = append(out.Changed, g.id)
 	}
 	for _, t := range tombs {
@@ -577,13 +601,14 @@ func convertLinks(ls []store.Link) []Link {
 type keyIndex struct {
 	s       *Resolver
 	tx      *store.Tx
+	mem     *memIndex // nil when keys are in SQL
 	members map[string][]int64 // key -> record numbers
 	nodes   map[int64]*node    // record number -> record; nil while unread
 	cur     *node
 }
 
-func newKeyIndex(s *Resolver, tx *store.Tx) *keyIndex {
-	return &keyIndex{s: s, tx: tx, members: map[string][]int64{}, nodes: map[int64]*node{}}
+func newKeyIndex(s *Resolver, tx *store.Tx, mem *memIndex) *keyIndex {
+	return &keyIndex{s: s, tx: tx, mem: mem, members: map[string][]int64{}, nodes: map[int64]*node{}}
 }
 
 // load reads the members of keys (as they are after the change: the
@@ -604,7 +629,7 @@ func (ix *keyIndex) load(ctx context.Context, keys []string, cur *node) error {
 		return nil
 	}
 	limit := ix.s.r.cfg.MaxBlockSize + 1
-	found, err := ix.tx.KeyMembers(ctx, hashKeys(missing), limit)
+	found, err := keyMembers(ctx, ix.tx, ix.mem, hashKeys(missing), limit)
 	if err != nil {
 		return err
 	}
@@ -737,4 +762,22 @@ func union(a, b []string) []string {
 	out := append(slices.Clone(a), b...)
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// keyMembers returns up to limit members of each key, from the in-memory
+// index when there is one.
+func keyMembers(ctx context.Context, tx *store.Tx, mem *memIndex, keys []int64, limit int) (map[int64][]int64, error) {
+	if mem != nil {
+		return mem.members(keys, limit), nil
+	}
+	return tx.KeyMembers(ctx, keys, limit)
+}
+
+// keyRows pairs keys with the record that holds them.
+func keyRows(rid int64, keys []string) []store.KeyRow {
+	out := make([]store.KeyRow, len(keys))
+	for i, k := range keys {
+		out[i] = store.KeyRow{Key: hashKey(k), RID: rid}
+	}
+	return out
 }

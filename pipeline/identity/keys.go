@@ -43,13 +43,60 @@ func deterministic(k string) bool {
 // phones, unless blocked, and its blocking keys.
 func keysOf(f *features, blocked blockedSet) []string {
 	var ks []string
+	eachKey(f, blocked, func(kind string, parts ...string) {
+		ks = append(ks, makeKey(kind, f.tenant, strings.Join(parts, "|")))
+	})
+	slices.Sort(ks)
+	return slices.Compact(ks)
+}
+
+// keyHashes returns the hashes of keysOf's keys (hashKey of each), sorted
+// and distinct, without building the keys: loading a match index computes
+// them for every stored record.
+func keyHashes(f *features, blocked blockedSet) []int64 {
+	hs := make([]int64, 0, 14)
+	eachKey(f, blocked, func(kind string, parts ...string) {
+		h := fnvOffset
+		h = fnvString(h, kind)
+		h = fnvString(h, "|")
+		h = fnvString(h, f.tenant)
+		h = fnvString(h, "|")
+		for i, p := range parts {
+			if i > 0 {
+				h = fnvString(h, "|")
+			}
+			h = fnvString(h, p)
+		}
+		hs = append(hs, int64(h))
+	})
+	slices.Sort(hs)
+	return slices.Compact(hs)
+}
+
+// FNV-1a, 64 bits, as hash/fnv computes it.
+const (
+	fnvOffset uint64 = 14695981039346656037
+	fnvPrime  uint64 = 1099511628211
+)
+
+func fnvString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	return h
+}
+
+// eachKey calls emit with the kind and value parts of each key of a
+// record; a key with an empty part is skipped.
+func eachKey(f *features, blocked blockedSet, emit func(kind string, parts ...string)) {
 	add := func(kind string, parts ...string) {
 		for _, p := range parts {
 			if p == "" {
 				return
 			}
 		}
-		ks = append(ks, makeKey(kind, f.tenant, strings.Join(parts, "|")))
+		emit(kind, parts...)
 	}
 	for _, e := range f.emails {
 		if !blocked.blocksEmail(e) {
@@ -91,8 +138,6 @@ func keysOf(f *features, blocked blockedSet) []string {
 	if len(f.street) > 0 {
 		add(kindStreet, string(f.street), f.post)
 	}
-	slices.Sort(ks)
-	return slices.Compact(ks)
 }
 
 // decade is the decade of birth ("198"), or "" without a birthday.

@@ -257,3 +257,24 @@ func TestBlockedSetDefaults(t *testing.T) {
 		t.Error("an ordinary email is blocked")
 	}
 }
+
+// TestKeyHashesMatchKeys checks that the hashes a match index loads with
+// are exactly the hashes of the keys resolution writes and looks up.
+func TestKeyHashesMatchKeys(t *testing.T) {
+	recs := benchPeople(3, 3000)
+	recs = append(recs,
+		Record{Source: "erp", ExternalID: "ar", Tenant: "t1", Fields: map[string][]string{
+			"first_name": {"محمد"}, "last_name": {"العامري"}, "birthday": {"1990-04-07"},
+			"emails": {"m.amiri@example.ae"}, "phones": {"+971501234567"}, "address.city": {"دبي"}}},
+		Record{Source: "leads", ExternalID: "fa", Fields: map[string][]string{"first_name": {"مهدی"}, "phones": {"۰۹۱۲۳۴۵۶۷۸۹"}}},
+		Record{Source: "leads", ExternalID: "blocked", Fields: map[string][]string{"emails": {"test@test.com"}, "phones": {"0000000"}}},
+		Record{Source: "leads", ExternalID: "empty", Fields: map[string][]string{"first_name": {"Sara"}}},
+	)
+	r := newResolver(Config{Email: true, Phone: true})
+	for _, rec := range recs {
+		f := featuresOf(&rec)
+		want := hashKeys(keysOf(f, r.blocked))
+		slices.Sort(want)
+		require.Equal(t, slices.Compact(want), keyHashes(f, r.blocked), "record %s", rec.Key())
+	}
+}

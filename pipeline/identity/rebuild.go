@@ -130,7 +130,15 @@ func (s *Resolver) writeRebuild(ctx context.Context, st *store.Store, recs []Rec
 		if err := errors.Join(errs...); err != nil {
 			return err
 		}
-		if err := st.InTx(ctx, func(tx *store.Tx) error { return tx.PutIdentityRecords(ctx, irs) }); err != nil {
+		if err := st.InTx(ctx, func(tx *store.Tx) error {
+			if st.Driver() == store.DriverSQLite {
+				// Features change: in-memory match indexes load again.
+				if _, err := tx.BumpIdentityGeneration(ctx); err != nil {
+					return err
+				}
+			}
+			return tx.PutIdentityRecords(ctx, irs)
+		}); err != nil {
 			return fmt.Errorf("rebuild: %w", err)
 		}
 	}
@@ -138,39 +146,19 @@ func (s *Resolver) writeRebuild(ctx context.Context, st *store.Store, recs []Rec
 		if err := tx.DeleteIdentityRecords(ctx, gone); err != nil {
 			return err
 		}
+		if st.Driver() == store.DriverSQLite {
+			// The in-memory match index of every process loads again
+			// from the records just written.
+			_, err := tx.BumpIdentityGeneration(ctx)
+			return err
+		}
 		return tx.ReplaceIdentityKeys(ctx)
 	}); err != nil {
 		return fmt.Errorf("rebuild: %w", err)
 	}
-	// Their keys, written in index order: sorted inserts append to the
-	// B-tree instead of splitting pages all over it.
-	rids, err := st.IdentityRIDs(ctx)
-	if err != nil {
-		return fmt.Errorf("rebuild: %w", err)
-	}
-	rows := make([][]store.KeyRow, len(recs))
-	parallel(len(recs), func(i int) {
-		rid := rids[store.RecordKey(recs[i].Key())]
-		for _, k := range recKeys[i] {
-			rows[i] = append(rows[i], store.KeyRow{Key: hashKey(k), RID: rid})
-		}
-	})
-	var all []store.KeyRow
-	for _, r := range rows {
-		all = append(all, r...)
-	}
-	rows = nil
-	slices.SortFunc(all, func(a, b store.KeyRow) int {
-		if c := cmp.Compare(a.Key, b.Key); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.RID, b.RID)
-	})
-	const keyBatch = 50_000
-	for start := 0; start < len(all); start += keyBatch {
-		chunk := all[start:min(start+keyBatch, len(all))]
-		if err := st.InTx(ctx, func(tx *store.Tx) error { return tx.AddIdentityKeys(ctx, chunk) }); err != nil {
-			return fmt.Errorf("rebuild: %w", err)
+	if st.Driver() == store.DriverPostgres {
+		if err := s.writeKeys(ctx, st, recs, recKeys); err != nil {
+			return err
 		}
 	}
 	// The profiles, assembled on all cores.
@@ -206,4 +194,40 @@ func (s *Resolver) writeRebuild(ctx context.Context, st *store.Store, recs []Rec
 		}
 		return nil
 	})
+}
+
+// writeKeys writes the match keys of a rebuild to the identity_keys
+// table, in index order: sorted inserts append to the B-tree instead of
+// splitting pages all over it.
+func (s *Resolver) writeKeys(ctx context.Context, st *store.Store, recs []Record, recKeys [][]string) error {
+	rids, err := st.IdentityRIDs(ctx)
+	if err != nil {
+		return fmt.Errorf("rebuild: %w", err)
+	}
+	rows := make([][]store.KeyRow, len(recs))
+	parallel(len(recs), func(i int) {
+		rid := rids[store.RecordKey(recs[i].Key())]
+		for _, k := range recKeys[i] {
+			rows[i] = append(rows[i], store.KeyRow{Key: hashKey(k), RID: rid})
+		}
+	})
+	var all []store.KeyRow
+	for _, r := range rows {
+		all = append(all, r...)
+	}
+	rows = nil
+	slices.SortFunc(all, func(a, b store.KeyRow) int {
+		if c := cmp.Compare(a.Key, b.Key); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.RID, b.RID)
+	})
+	const keyBatch = 50_000
+	for start := 0; start < len(all); start += keyBatch {
+		chunk := all[start:min(start+keyBatch, len(all))]
+		if err := st.InTx(ctx, func(tx *store.Tx) error { return tx.AddIdentityKeys(ctx, chunk) }); err != nil {
+			return fmt.Errorf("rebuild: %w", err)
+		}
+	}
+	return nil
 }

@@ -31,6 +31,12 @@ func (r *resolver) link(a, b *features, det string) (rule string, score float64,
 	if det != "" && !namesConflict(a, b) {
 		return det, 1, true
 	}
+	return r.fuzzy(a, b)
+}
+
+// fuzzy is link's verdict without a shared email or phone; a and b are in
+// key order and of one tenant.
+func (r *resolver) fuzzy(a, b *features) (rule string, score float64, ok bool) {
 	for _, fr := range r.cfg.Fuzzy {
 		w, _ := compare(a, b, fr.set, false)
 		if p := probability(w, r.cfg.Prior); p >= fr.Threshold && p > score {
@@ -205,6 +211,12 @@ func splitLabels(splits []Split, byKey map[Key]int) map[int][]label {
 // parallel calls fn for 0..n-1 on all cores.
 func parallel(n int, fn func(int)) {
 	workers := runtime.GOMAXPROCS(0)
+	if n <= 1 || workers == 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)

@@ -1,0 +1,302 @@
+package identity
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/crmhub/crmhub/store"
+)
+
+// memIndex is the match index of an embedded SQLite store, held in
+// memory: the records that hold each match key, and each record's key and
+// match features. It is derived from identity_records when a process first
+// needs it and then follows the writes of identity resolution, so SQLite
+// writes no key rows and reads no candidate rows: those were a dozen
+// random B-tree writes and as many reads per record.
+//
+// One process owns an embedded store, but a CLI command may change it next
+// to the server. Every change bumps the store's generation in the same
+// transaction; a generation other than the one the index reflects makes
+// it load again. Changes are made in place as the transaction runs and
+// undone if it rolls back, since SQLite has one writer at a time.
+//
+// Memory is about 350 bytes per record (a million records: about 350 MB),
+// most of it the key map.
+type memIndex struct {
+	mu     sync.Mutex
+	state  store.IdentityState
+	loaded bool
+	// keys holds a single record number (> 0) inline, or -(i+1) for the
+	// list multi[i], kept in ascending order like the SQL index returns.
+	keys  map[int64]int64
+	multi [][]int64
+	free  []int64
+	// recs holds, by record number, the record key and encoded features
+	// joined by recSep; "" for a number not in use.
+	recs []string
+	// loads counts how often the index was derived from the store.
+	loads int
+}
+
+// recSep separates a record's source, external id and features in
+// memIndex.recs; it does not occur in ids or encoded features.
+const recSep = "\x1e"
+
+func newMemIndex() *memIndex { return &memIndex{} }
+
+// memIndexOf returns the resolver's in-memory index for tx's store,
+// current as of tx, or nil when the store keeps match keys in SQL.
+func (s *Resolver) memIndexOf(ctx context.Context, tx *store.Tx) (*memIndex, error) {
+	if tx.Driver() != store.DriverSQLite {
+		return nil, nil
+	}
+	m := s.mem
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, err := tx.IdentityState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if m.loaded && st == m.state {
+		return m, nil
+	}
+	if err := m.load(ctx, tx, s.r.blocked); err != nil {
+		m.loaded = false
+		return nil, err
+	}
+	m.state, m.loaded = st, true
+	m.loads++
+	// The load saw what tx wrote so far; if tx does not commit, neither
+	// does what the index learned from it.
+	tx.OnRollback(func() {
+		m.mu.Lock()
+		m.loaded = false
+		m.mu.Unlock()
+	})
+	return m, nil
+}
+
+// load derives the index from the stored records, computing keys on all
+// cores a page at a time.
+func (m *memIndex) load(ctx context.Context, tx *store.Tx, blocked blockedSet) error {
+	// Sized up front: growing a map of millions of keys step by step
+	// costs more than filling it. Records have about eight distinct keys
+	// each that no other record has.
+	maxRID, err := tx.MaxIdentityRID(ctx)
+	if err != nil {
+		return err
+	}
+	m.keys, m.multi, m.free, m.recs = make(map[int64]int64, 8*maxRID), nil, nil, make([]string, 0, maxRID+1)
+	type row struct {
+		rid  int64
+		rec  string
+		keys []int64
+	}
+	var page []row
+	flush := func() error {
+		errs := make([]error, len(page))
+		parallel(len(page), func(i int) {
+			r := &page[i]
+			f, ok := decodeRec(r.rec)
+			if !ok {
+				errs[i] = fmt.Errorf("load match index: record %d has features in an encoding this version does not read; run crmhub rebuild", r.rid)
+				return
+			}
+			r.keys = keyHashes(f, blocked)
+		})
+		for i, r := range page {
+			if errs[i] != nil {
+				return errs[i]
+			}
+			m.setRec(r.rid, r.rec)
+			for _, k := range r.keys {
+				m.insert(k, r.rid)
+			}
+		}
+		page = page[:0]
+		return nil
+	}
+	err = tx.EachIdentityFeature(ctx, func(rid int64, key store.RecordKey, feat string) error {
+		page = append(page, row{rid: rid, rec: key.Source + recSep + key.ExternalID + recSep + feat})
+		if len(page) == 20_000 {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+// decodeRec reads an entry of memIndex.recs.
+func decodeRec(rec string) (*features, bool) {
+	source, rest, _ := strings.Cut(rec, recSep)
+	id, feat, _ := strings.Cut(rest, recSep)
+	return decodeFeatures(feat, Key{Source: source, ExternalID: id})
+}
+
+// members returns up to limit record numbers per key, in ascending order.
+func (m *memIndex) members(keys []int64, limit int) map[int64][]int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[int64][]int64, len(keys))
+	for _, k := range keys {
+		v, ok := m.keys[k]
+		switch {
+		case !ok:
+		case v > 0:
+			out[k] = []int64{v}
+		default:
+			ms := m.multi[-v-1]
+			out[k] = slices.Clone(ms[:min(len(ms), limit)])
+		}
+	}
+	return out
+}
+
+// features returns the stored record rid as a candidate: its key and
+// features, without its profile.
+func (m *memIndex) features(rid int64) (*features, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if rid <= 0 || rid >= int64(len(m.recs)) || m.recs[rid] == "" {
+		return nil, false
+	}
+	return decodeRec(m.recs[rid])
+}
+
+// update records, as part of tx, that records were written with the given
+// features and that match keys were added and removed.
+func (m *memIndex) update(ctx context.Context, tx *store.Tx, recs []store.IdentityRecord, add, del []store.KeyRow) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	gen, err := tx.BumpIdentityGeneration(ctx)
+	if err != nil {
+		return err
+	}
+	prevGen := m.state.Generation
+	type recChange struct {
+		rid int64
+		old string
+	}
+	var recUndo []recChange
+	for _, r := range recs {
+		if r.RID <= 0 {
+			return fmt.Errorf("match index: record %s has no number", r.RecordKey)
+		}
+		recUndo = append(recUndo, recChange{r.RID, m.rec(r.RID)})
+		m.setRec(r.RID, r.Source+recSep+r.ExternalID+recSep+r.Feat)
+	}
+	var added, removed []store.KeyRow
+	for _, r := range del {
+		if m.remove(r.Key, r.RID) {
+			removed = append(removed, r)
+		}
+	}
+	for _, r := range add {
+		if m.insert(r.Key, r.RID) {
+			added = append(added, r)
+		}
+	}
+	m.state.Generation = gen
+	tx.OnRollback(func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		for _, r := range added {
+			m.remove(r.Key, r.RID)
+		}
+		for _, r := range removed {
+			m.insert(r.Key, r.RID)
+		}
+		for i := len(recUndo) - 1; i >= 0; i-- {
+			m.setRec(recUndo[i].rid, recUndo[i].old)
+		}
+		m.state.Generation = prevGen
+	})
+	return nil
+}
+
+func (m *memIndex) rec(rid int64) string {
+	if rid < int64(len(m.recs)) {
+		return m.recs[rid]
+	}
+	return ""
+}
+
+func (m *memIndex) setRec(rid int64, rec string) {
+	if rid >= int64(len(m.recs)) {
+		if rec == "" {
+			return
+		}
+		m.recs = slices.Grow(m.recs, int(rid)+1-len(m.recs))[:rid+1]
+	}
+	m.recs[rid] = rec
+}
+
+// insert adds rid to key k; it reports whether rid was not there yet.
+func (m *memIndex) insert(k, rid int64) bool {
+	v, ok := m.keys[k]
+	switch {
+	case !ok:
+		m.keys[k] = rid
+		return true
+	case v > 0:
+		if v == rid {
+			return false
+		}
+		l := []int64{min(v, rid), max(v, rid)}
+		if n := len(m.free); n > 0 {
+			i := m.free[n-1]
+			m.free = m.free[:n-1]
+			m.multi[i] = l
+			m.keys[k] = -i - 1
+		} else {
+			m.multi = append(m.multi, l)
+			m.keys[k] = -int64(len(m.multi))
+		}
+		return true
+	default:
+		l := &m.multi[-v-1]
+		i, found := slices.BinarySearch(*l, rid)
+		if found {
+			return false
+		}
+		*l = slices.Insert(*l, i, rid)
+		return true
+	}
+}
+
+// remove takes rid off key k; it reports whether rid was there.
+func (m *memIndex) remove(k, rid int64) bool {
+	v, ok := m.keys[k]
+	switch {
+	case !ok:
+		return false
+	case v > 0:
+		if v != rid {
+			return false
+		}
+		delete(m.keys, k)
+		return true
+	default:
+		i := -v - 1
+		l := m.multi[i]
+		j, found := slices.BinarySearch(l, rid)
+		if !found {
+			return false
+		}
+		l = slices.Delete(l, j, j+1)
+		if len(l) == 1 {
+			m.keys[k] = l[0]
+			m.multi[i] = nil
+			m.free = append(m.free, i)
+		} else {
+			m.multi[i] = l
+		}
+		return true
+	}
+}
