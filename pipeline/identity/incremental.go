@@ -601,7 +601,7 @@ func convertLinks(ls []store.Link) []Link {
 type keyIndex struct {
 	s       *Resolver
 	tx      *store.Tx
-	mem     *memIndex // nil when keys are in SQL
+	mem     *memIndex          // nil when keys are in SQL
 	members map[string][]int64 // key -> record numbers
 	nodes   map[int64]*node    // record number -> record; nil while unread
 	cur     *node
