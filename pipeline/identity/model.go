@@ -17,9 +17,37 @@ import (
 type level struct {
 	name string
 	m, u float64
+	w    float64 // log2(m/u), set by init for the levels below
 }
 
-func (l level) weight() float64 { return math.Log2(l.m / l.u) }
+func (l level) weight() float64 {
+	if l.w != 0 {
+		return l.w
+	}
+	return math.Log2(l.m / l.u)
+}
+
+// fieldMax is the highest weight each field can add, for ruling a pair
+// out before its costly comparisons.
+var fieldMax struct{ first, last, email, street, city float64 }
+
+func init() {
+	for _, ls := range [][]level{firstLevels, lastLevels, dobLevels, emailLevels, phoneLevels, streetLevels,
+		postLevels, cityLevels} {
+		for i := range ls {
+			ls[i].w = math.Log2(ls[i].m / ls[i].u)
+		}
+	}
+	top := func(ls []level) float64 {
+		m := 0.0
+		for _, l := range ls {
+			m = max(m, l.w)
+		}
+		return m
+	}
+	fieldMax.first, fieldMax.last, fieldMax.email = top(firstLevels), top(lastLevels), top(emailLevels)
+	fieldMax.street, fieldMax.city = top(streetLevels), top(cityLevels)
+}
 
 // comparison levels per field, last level "different". The probabilities
 // are chosen for customer data as shops hold it: typing mistakes in a name
@@ -28,26 +56,26 @@ func (l level) weight() float64 { return math.Log2(l.m / l.u) }
 // candidates is rare.
 var (
 	firstLevels = []level{
-		{"exact", 0.80, 0.008}, {"transliteration", 0.06, 0.002}, {"similar", 0.07, 0.004},
-		{"initial or close", 0.04, 0.03}, {"different", 0.03, 0.956}}
+		{"exact", 0.80, 0.008, 0}, {"transliteration", 0.06, 0.002, 0}, {"similar", 0.07, 0.004, 0},
+		{"initial or close", 0.04, 0.03, 0}, {"different", 0.03, 0.956, 0}}
 	lastLevels = []level{
-		{"exact", 0.82, 0.004}, {"transliteration", 0.05, 0.001}, {"similar", 0.07, 0.002},
-		{"close", 0.03, 0.02}, {"different", 0.03, 0.973}}
+		{"exact", 0.82, 0.004, 0}, {"transliteration", 0.05, 0.001, 0}, {"similar", 0.07, 0.002, 0},
+		{"close", 0.03, 0.02, 0}, {"different", 0.03, 0.973, 0}}
 	dobLevels = []level{
-		{"exact", 0.80, 0.0003}, {"one digit or day/month swapped", 0.08, 0.003},
-		{"one digit of the year", 0.02, 0.002},
-		{"same day and month", 0.03, 0.003}, {"within a year", 0.04, 0.02}, {"different", 0.03, 0.9717}}
+		{"exact", 0.80, 0.0003, 0}, {"one digit or day/month swapped", 0.08, 0.003, 0},
+		{"one digit of the year", 0.02, 0.002, 0},
+		{"same day and month", 0.03, 0.003, 0}, {"within a year", 0.04, 0.02, 0}, {"different", 0.03, 0.9717, 0}}
 	emailLevels = []level{
-		{"exact", 0.85, 0.0001}, {"typo", 0.10, 0.0005}, {"different", 0.05, 0.9994}}
+		{"exact", 0.85, 0.0001, 0}, {"typo", 0.10, 0.0005, 0}, {"different", 0.05, 0.9994, 0}}
 	phoneLevels = []level{
-		{"exact", 0.80, 0.0001}, {"same subscriber digits", 0.05, 0.001}, {"different", 0.15, 0.9989}}
+		{"exact", 0.80, 0.0001, 0}, {"same subscriber digits", 0.05, 0.001, 0}, {"different", 0.15, 0.9989, 0}}
 	streetLevels = []level{
-		{"exact", 0.75, 0.001}, {"similar", 0.12, 0.004}, {"same street, other number", 0.05, 0.01},
-		{"different", 0.08, 0.985}}
+		{"exact", 0.75, 0.001, 0}, {"similar", 0.12, 0.004, 0}, {"same street, other number", 0.05, 0.01, 0},
+		{"different", 0.08, 0.985, 0}}
 	postLevels = []level{
-		{"exact", 0.85, 0.01}, {"one character", 0.10, 0.05}, {"different", 0.05, 0.94}}
+		{"exact", 0.85, 0.01, 0}, {"one character", 0.10, 0.05, 0}, {"different", 0.05, 0.94, 0}}
 	cityLevels = []level{
-		{"exact", 0.85, 0.1}, {"similar", 0.10, 0.02}, {"different", 0.05, 0.88}}
+		{"exact", 0.85, 0.1, 0}, {"similar", 0.10, 0.02, 0}, {"different", 0.05, 0.88, 0}}
 )
 
 // swapPenalty is subtracted, in bits, when names only agree with given and
@@ -152,6 +180,46 @@ func compare(a, b *features, set fieldSet, explain bool) (float64, []outcome) {
 		}
 	}
 	return w, out
+}
+
+// bound is an upper bound of compare's weight: the exact weight of the
+// cheap fields (birthday, phone, postcode) and the most the others could
+// add. A pair whose bound is below a rule's threshold needs no names,
+// email or street compared.
+func bound(a, b *features, set fieldSet) float64 {
+	var w float64
+	if set&useName != 0 {
+		w += fieldMax.first + fieldMax.last
+	}
+	if set&useBirthday != 0 && a.dobKey != "" && b.dobKey != "" {
+		w += dobLevels[dobLevel(a, b)].w
+	}
+	if set&useEmail != 0 && len(a.emails) > 0 && len(b.emails) > 0 {
+		w += fieldMax.email
+	}
+	if set&usePhone != 0 && len(a.phones) > 0 && len(b.phones) > 0 {
+		l, _, _ := phoneLevel(a, b)
+		w += phoneLevels[l].w
+	}
+	if set&useAddress != 0 {
+		if len(a.street) > 0 && len(b.street) > 0 {
+			w += fieldMax.street
+		}
+		if a.post != "" && b.post != "" {
+			l := 2
+			switch {
+			case a.post == b.post:
+				l = 0
+			case withinOneEdit(a.post, b.post):
+				l = 1
+			}
+			w += postLevels[l].w
+		}
+		if len(a.city) > 0 && len(b.city) > 0 {
+			w += fieldMax.city
+		}
+	}
+	return w
 }
 
 // names adds the weight of first and last name, taking given and family

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/crmhub/crmhub"
@@ -441,4 +442,39 @@ func TestCompare(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBoundIsAnUpperBound checks that ruling pairs out by bound never
+// rules out one compare would weigh higher, on pairs that share a
+// blocking key (the pairs resolution compares) and on random pairs.
+func TestBoundIsAnUpperBound(t *testing.T) {
+	recs := append(benchPeople(5, 3000), synthetic(5, 400)...)
+	feats := make([]*features, len(recs))
+	byKey := map[string][]int{}
+	r := newResolver(Config{Email: true, Phone: true})
+	for i := range recs {
+		feats[i] = featuresOf(&recs[i])
+		for _, k := range keysOf(feats[i], r.blocked) {
+			byKey[k] = append(byKey[k], i)
+		}
+	}
+	sets := []fieldSet{useName | useBirthday | useAddress | useEmail | usePhone, useName | useBirthday, useAddress | usePhone}
+	check := func(a, b *features) {
+		for _, set := range sets {
+			w, _ := compare(a, b, set, false)
+			require.GreaterOrEqual(t, bound(a, b, set), w, "%s ~ %s", a.key, b.key)
+		}
+	}
+	pairs := 0
+	for _, ms := range byKey {
+		for i := 1; i < len(ms) && i < 20; i++ {
+			check(feats[ms[0]], feats[ms[i]])
+			pairs++
+		}
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	for range 5000 {
+		check(feats[rng.IntN(len(feats))], feats[rng.IntN(len(feats))])
+	}
+	require.Greater(t, pairs, 1000)
 }

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"math"
 	"runtime"
 	"sync"
 )
@@ -38,12 +39,27 @@ func (r *resolver) link(a, b *features, det string) (rule string, score float64,
 // key order and of one tenant.
 func (r *resolver) fuzzy(a, b *features) (rule string, score float64, ok bool) {
 	for _, fr := range r.cfg.Fuzzy {
+		// Most candidates share a blocking key and little else; a margin
+		// of a bit keeps rounding from ruling out a pair compare accepts.
+		if need := weightFor(fr.Threshold, r.cfg.Prior); bound(a, b, fr.set) < need-1 {
+			continue
+		}
 		w, _ := compare(a, b, fr.set, false)
 		if p := probability(w, r.cfg.Prior); p >= fr.Threshold && p > score {
 			rule, score, ok = RuleFuzzy, p, true
 		}
 	}
 	return rule, score, ok
+}
+
+// weightFor is the weight at which probability reaches threshold. For a
+// threshold of 1 or more it is -Inf, so that no pair is ruled out: such a
+// threshold is met only where the probability rounds to 1.
+func weightFor(threshold, prior float64) float64 {
+	if threshold >= 1 {
+		return math.Inf(-1)
+	}
+	return -math.Log2(1/threshold-1) - prior
 }
 
 // detRule returns the rule a shared key of kind stands for, or "" when it
