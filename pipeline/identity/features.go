@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/crmhub/crmhub"
 	"github.com/crmhub/crmhub/mapping"
@@ -101,8 +102,18 @@ func (f *features) encode() string {
 // decodeFeatures reads encode's output; ok is false for anything else
 // (an older encoding), and the caller derives the features from the record.
 func decodeFeatures(s string, key Key) (*features, bool) {
-	parts := strings.Split(s, featSep)
-	if len(parts) != 12 || parts[0] != featVer {
+	// Split by hand into an array: a match index decodes thousands of
+	// candidates per batch, and this keeps each to a few allocations.
+	var parts [12]string
+	rest := s
+	for i := range parts {
+		var found bool
+		parts[i], rest, found = strings.Cut(rest, featSep)
+		if found != (i < len(parts)-1) {
+			return nil, false
+		}
+	}
+	if parts[0] != featVer {
 		return nil, false
 	}
 	f := &features{key: key, tenant: parts[1]}
@@ -117,20 +128,30 @@ func decodeFeatures(s string, key Key) (*features, bool) {
 	if parts[3] != "" {
 		f.phones = strings.Split(parts[3], featList)
 	}
-	f.first = name{key: parts[4], trans: parts[5], runes: []rune(parts[4])}
-	f.last = name{key: parts[6], trans: parts[7], runes: []rune(parts[6])}
+	// One array holds the runes of both names, the street and the city.
+	runes := make([]rune, 0, utf8.RuneCountInString(parts[4])+utf8.RuneCountInString(parts[6])+
+		utf8.RuneCountInString(parts[9])+utf8.RuneCountInString(parts[10]))
+	take := func(s string) []rune {
+		if s == "" {
+			return nil
+		}
+		start := len(runes)
+		for _, r := range s {
+			runes = append(runes, r)
+		}
+		return runes[start:len(runes):len(runes)]
+	}
+	f.first = name{key: parts[4], trans: parts[5], runes: take(parts[4])}
+	f.last = name{key: parts[6], trans: parts[7], runes: take(parts[6])}
 	if f.dobKey = parts[8]; f.dobKey != "" {
 		y, _ := strconv.Atoi(f.dobKey[:4])
 		m, _ := strconv.Atoi(f.dobKey[4:6])
 		d, _ := strconv.Atoi(f.dobKey[6:])
 		f.dob = crmhub.Date{Year: y, Month: time.Month(m), Day: d}
 	}
-	if parts[9] != "" {
-		f.street = []rune(parts[9])
-	}
-	if f.cityK = parts[10]; f.cityK != "" {
-		f.city = []rune(f.cityK)
-	}
+	f.street = take(parts[9])
+	f.cityK = parts[10]
+	f.city = take(f.cityK)
 	f.post = parts[11]
 	f.signature = signatureOf(f)
 	return f, true

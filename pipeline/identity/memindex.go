@@ -2,9 +2,9 @@ package identity
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/crmhub/crmhub/store"
@@ -35,15 +35,39 @@ type memIndex struct {
 	multi [][]int64
 	free  []int64
 	// recs holds, by record number, the record key and encoded features
-	// joined by recSep; "" for a number not in use.
+	// as encodeRec writes them; "" for a number not in use.
 	recs []string
 	// loads counts how often the index was derived from the store.
 	loads int
 }
 
-// recSep separates a record's source, external id and features in
-// memIndex.recs; it does not occur in ids or encoded features.
-const recSep = "\x1e"
+// encodeRec packs a record key and its encoded features into one string:
+// the lengths of source and external id as uvarints, then the three. Ids
+// come from outside and may hold any byte, so no separator would do.
+func encodeRec(key store.RecordKey, feat string) string {
+	b := make([]byte, 0, 4+len(key.Source)+len(key.ExternalID)+len(feat))
+	b = binary.AppendUvarint(b, uint64(len(key.Source)))
+	b = binary.AppendUvarint(b, uint64(len(key.ExternalID)))
+	b = append(b, key.Source...)
+	b = append(b, key.ExternalID...)
+	b = append(b, feat...)
+	return string(b)
+}
+
+// decodeRec reads an entry of memIndex.recs.
+func decodeRec(rec string) (*features, bool) {
+	ls, n := binary.Uvarint([]byte(rec[:min(len(rec), binary.MaxVarintLen64)]))
+	if n <= 0 {
+		return nil, false
+	}
+	rec = rec[n:]
+	li, n := binary.Uvarint([]byte(rec[:min(len(rec), binary.MaxVarintLen64)]))
+	if n <= 0 || uint64(len(rec)-n) < ls+li {
+		return nil, false
+	}
+	rec = rec[n:]
+	return decodeFeatures(rec[ls+li:], Key{Source: rec[:ls], ExternalID: rec[ls : ls+li]})
+}
 
 func newMemIndex() *memIndex { return &memIndex{} }
 
@@ -120,7 +144,7 @@ func (m *memIndex) load(ctx context.Context, tx *store.Tx, blocked blockedSet) e
 		return nil
 	}
 	err = tx.EachIdentityFeature(ctx, func(rid int64, key store.RecordKey, feat string) error {
-		page = append(page, row{rid: rid, rec: key.Source + recSep + key.ExternalID + recSep + feat})
+		page = append(page, row{rid: rid, rec: encodeRec(key, feat)})
 		if len(page) == 20_000 {
 			return flush()
 		}
@@ -130,13 +154,6 @@ func (m *memIndex) load(ctx context.Context, tx *store.Tx, blocked blockedSet) e
 		return err
 	}
 	return flush()
-}
-
-// decodeRec reads an entry of memIndex.recs.
-func decodeRec(rec string) (*features, bool) {
-	source, rest, _ := strings.Cut(rec, recSep)
-	id, feat, _ := strings.Cut(rest, recSep)
-	return decodeFeatures(feat, Key{Source: source, ExternalID: id})
 }
 
 // members returns up to limit record numbers per key, in ascending order.
@@ -189,7 +206,7 @@ func (m *memIndex) update(ctx context.Context, tx *store.Tx, recs []store.Identi
 			return fmt.Errorf("match index: record %s has no number", r.RecordKey)
 		}
 		recUndo = append(recUndo, recChange{r.RID, m.rec(r.RID)})
-		m.setRec(r.RID, r.Source+recSep+r.ExternalID+recSep+r.Feat)
+		m.setRec(r.RID, encodeRec(r.RecordKey, r.Feat))
 	}
 	var added, removed []store.KeyRow
 	for _, r := range del {

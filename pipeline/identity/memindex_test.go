@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -162,4 +163,24 @@ func TestMemIndexSeesOtherProcesses(t *testing.T) {
 	}))
 	require.Len(t, recs, 1)
 	require.Equal(t, []int64{1}, slices.Collect(maps.Keys(recs)))
+}
+
+func TestMemIndexRecordEncoding(t *testing.T) {
+	r := Record{Source: "shop", ExternalID: "1", Fields: map[string][]string{"first_name": {"Sara"}, "emails": {"a@b.co", "c@d.co"}}}
+	feat := featuresOf(&r).encode()
+	for _, key := range []store.RecordKey{
+		{Source: "shop", ExternalID: "7039114952811"},
+		{Source: "erp", ExternalID: "id\x1ewith\x1fseparators\x00"},
+		{Source: "", ExternalID: ""},
+		{Source: strings.Repeat("s", 300), ExternalID: strings.Repeat("é", 200)},
+	} {
+		f, ok := decodeRec(encodeRec(key, feat))
+		require.True(t, ok)
+		require.Equal(t, Key(key), f.key)
+		require.Equal(t, []string{"a@b.co", "c@d.co"}, f.emails)
+	}
+	for _, bad := range []string{"", "\xff", "\x05\x05abc"} {
+		_, ok := decodeRec(bad)
+		require.False(t, ok, "%q", bad)
+	}
 }

@@ -3,6 +3,7 @@ package identity
 import (
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -231,5 +232,29 @@ func TestKeyCompare(t *testing.T) {
 		if got := tt.b.Compare(tt.a); got != -tt.want {
 			t.Errorf("%v.Compare(%v) = %d, want %d", tt.b, tt.a, got, -tt.want)
 		}
+	}
+}
+
+// TestFeaturesRoundTrip checks that stored features decode to what the
+// record gives, so a candidate from the store or the match index compares
+// exactly like the record itself.
+func TestFeaturesRoundTrip(t *testing.T) {
+	recs := append(benchPeople(9, 500), synthetic(9, 200)...)
+	recs = append(recs,
+		Record{Source: "erp", ExternalID: "ar", Tenant: "t1", Fields: map[string][]string{
+			"first_name": {"محمد"}, "last_name": {"العامري"}, "birthday": {"1990-04-07"},
+			"emails": {"m.amiri@example.ae", "mo@example.com"}, "phones": {"+971501234567", "+97142345678"},
+			"address.city": {"دبي"}, "address.line1": {"12 Sheikh Zayed Rd"}}},
+		Record{Source: "leads", ExternalID: "only-phone", Fields: map[string][]string{"phones": {"+971501234567"}}},
+	)
+	for _, r := range recs {
+		want := featuresOf(&r)
+		got, ok := decodeFeatures(want.encode(), r.Key())
+		require.True(t, ok, "record %s", r.Key())
+		require.Equal(t, want, got, "record %s", r.Key())
+	}
+	for _, bad := range []string{"", "f1", "f0\x1f\x1f\x1f\x1f\x1f\x1f\x1f\x1f\x1f\x1f\x1f", strings.Repeat("f1\x1f", 13)} {
+		_, ok := decodeFeatures(bad, Key{})
+		require.False(t, ok, "%q", bad)
 	}
 }
