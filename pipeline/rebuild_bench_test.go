@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crmhub/crmhub/internal/cpusteal"
 	"github.com/crmhub/crmhub/mapping"
 	"github.com/crmhub/crmhub/pipeline"
 	"github.com/crmhub/crmhub/pipeline/identity"
@@ -65,6 +66,7 @@ func BenchmarkRebuildFromRaw(b *testing.B) {
 	}, nil, nil)
 	res := identity.NewResolver(identity.Config{Email: true, Phone: true, Fuzzy: []identity.FuzzyRule{
 		{Fields: []string{"name", "birthday", "address", "email", "phone"}, Threshold: 0.95}}})
+	steal := cpusteal.Read()
 	b.ResetTimer()
 	for range b.N {
 		start := time.Now()
@@ -81,6 +83,9 @@ func BenchmarkRebuildFromRaw(b *testing.B) {
 			mapped.Round(time.Second), failed, (time.Since(start) - mapped).Round(time.Second), rep.ProfilesAfter)
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
+	if pct, ok := cpusteal.Percent(steal, cpusteal.Read()); ok {
+		b.ReportMetric(pct, "steal%")
+	}
 }
 
 // landRaw lands n customer records as a shop and an ERP would send them.
