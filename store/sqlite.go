@@ -30,6 +30,10 @@ func sqliteDSN(path string, readOnly, syncNormal bool) string {
 		q.Add("_pragma", "cache_size(-262144)")
 	}
 	q.Add("_pragma", "temp_store(memory)")
+	if !readOnly {
+		// The checkpointer keeps the log short; this only bounds it.
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpointPages))
+	}
 	// 8 KiB pages (for new files; an existing file keeps its page size)
 	// measured a third faster than 4 KiB for batched profile upserts, whose
 	// rows carry the profile as JSON.
@@ -76,7 +80,16 @@ func openSQLite(opts Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
+	c, err := sqlx.Open("sqlite", sqliteDSN(path, false, opts.SynchronousNormal))
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	c.SetMaxOpenConns(1)
 	s := newStore(DriverSQLite, w, r)
 	s.syncNormal = opts.SynchronousNormal
+	s.ckpt = newCheckpointer(c.DB, opts.Logger)
+	go s.ckpt.run()
 	return s, nil
 }

@@ -58,6 +58,7 @@ type Store struct {
 	// syncNormal is set when the SQLite connections run synchronous=NORMAL
 	// already, so relaxed transactions need no switch.
 	syncNormal bool
+	ckpt       *checkpointer // SQLite only
 }
 
 // Open connects to the database named by opts and checks that it answers.
@@ -67,6 +68,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	opts.Logger = log
 	var (
 		s   *Store
 		err error
@@ -121,8 +123,14 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close releases the connections.
 func (s *Store) Close() error {
+	var err error
+	if s.ckpt != nil {
+		// Before the writer: the last connection to close checkpoints
+		// what is left.
+		err = s.ckpt.close()
+	}
 	s.stmts.close()
-	err := s.w.Close()
+	err = errors.Join(err, s.w.Close())
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
 	}
@@ -254,6 +262,9 @@ func (s *Store) inTxOnce(ctx context.Context, fn func(tx *Tx) error, o txOptions
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if s.ckpt != nil {
+		s.ckpt.poke()
 	}
 	return nil
 }

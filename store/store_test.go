@@ -736,3 +736,31 @@ func TestOnRollback(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckpointsInTheBackground checks that committed pages reach the
+// database file without the writer checkpointing: the checkpointer runs
+// after commits, and the data is whole when the store is opened again.
+func TestCheckpointsInTheBackground(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ckpt.db")
+	s, err := store.Open(ctx, store.Options{Driver: store.DriverSQLite, DSN: path})
+	require.NoError(t, err)
+	_, err = s.Migrate(ctx)
+	require.NoError(t, err)
+	for range 20 {
+		cs := make([]crmhub.Customer, 50)
+		for i := range cs {
+			cs[i] = newCustomer(fmt.Sprintf("c%s@example.com", crmhub.NewID("x")), "")
+		}
+		inTx(t, s, func(tx *store.Tx) error { return tx.UpsertCustomers(ctx, cs) })
+	}
+	require.Eventually(t, func() bool { return store.CheckpointRuns(s) > 0 }, 10*time.Second, 20*time.Millisecond)
+	require.NoError(t, s.Close())
+
+	s, err = store.Open(ctx, store.Options{Driver: store.DriverSQLite, DSN: path})
+	require.NoError(t, err)
+	defer s.Close()
+	counts, err := s.Counts(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 1000, counts.Customers)
+}

@@ -109,6 +109,10 @@ func (s *Resolver) Rebuild(ctx context.Context, st *store.Store, recs []Record, 
 	return rep, s.writeRebuild(ctx, st, recs, feats, recKeys, groups, p, gone)
 }
 
+// writeRebuild writes a rebuild's outcome in units of work that are
+// relaxed but for the last: its durable commit makes every earlier one
+// durable too (the database writes one ordered log), without a disk flush
+// per unit of work. A rebuild cut short is run again.
 func (s *Resolver) writeRebuild(ctx context.Context, st *store.Store, recs []Record, feats []*features,
 	recKeys [][]string, groups [][]int, p plan, gone []store.RecordKey) error {
 	// The records, as mapped now; encoded on all cores.
@@ -138,7 +142,7 @@ func (s *Resolver) writeRebuild(ctx context.Context, st *store.Store, recs []Rec
 				}
 			}
 			return tx.PutIdentityRecords(ctx, irs)
-		}); err != nil {
+		}, store.Relaxed()); err != nil {
 			return fmt.Errorf("rebuild: %w", err)
 		}
 	}
@@ -173,7 +177,7 @@ func (s *Resolver) writeRebuild(ctx context.Context, st *store.Store, recs []Rec
 			cs[ci] = s.r.cfg.Survivorship.Profile(p.ids[start+ci], rs)
 			cs[ci].UpdatedAt = time.Time{}
 		})
-		if err := st.InTx(ctx, func(tx *store.Tx) error { return tx.UpsertCustomers(ctx, cs) }); err != nil {
+		if err := st.InTx(ctx, func(tx *store.Tx) error { return tx.UpsertCustomers(ctx, cs) }, store.Relaxed()); err != nil {
 			return fmt.Errorf("rebuild: %w", err)
 		}
 	}
@@ -225,7 +229,7 @@ func (s *Resolver) writeKeys(ctx context.Context, st *store.Store, recs []Record
 	const keyBatch = 50_000
 	for start := 0; start < len(all); start += keyBatch {
 		chunk := all[start:min(start+keyBatch, len(all))]
-		if err := st.InTx(ctx, func(tx *store.Tx) error { return tx.AddIdentityKeys(ctx, chunk) }); err != nil {
+		if err := st.InTx(ctx, func(tx *store.Tx) error { return tx.AddIdentityKeys(ctx, chunk) }, store.Relaxed()); err != nil {
 			return fmt.Errorf("rebuild: %w", err)
 		}
 	}
