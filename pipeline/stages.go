@@ -46,6 +46,16 @@ func NewStages(s *store.Store, sources map[string]MapSource, resolver *identity.
 	return &Stages{store: s, sources: sources, resolver: resolver, logger: logger}
 }
 
+// Warm prepares identity resolution before records arrive: on the
+// embedded store it loads the match index, which the first batch would
+// otherwise load inside its unit of work.
+func (st *Stages) Warm(ctx context.Context) error {
+	if st.resolver == nil {
+		return nil
+	}
+	return st.resolver.Warm(ctx, st.store)
+}
+
 // Register adds the stages to p.
 func (st *Stages) Register(p *Pipeline) {
 	p.Handle(HandlerMap, TopicRaw, TopicCanonical, st.Map)

@@ -68,6 +68,9 @@ func (a *app) runUntil(ctx context.Context, st *pipeline.Stages, done func(conte
 	if err != nil {
 		return err
 	}
+	if err := st.Warm(ctx); err != nil {
+		return err
+	}
 	st.Register(p)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -187,6 +188,9 @@ func BenchmarkResolveIncremental(b *testing.B) {
 	st.next += b.N
 	// A process loads its match index once, before its first batch;
 	// that is timed here and not in the throughput.
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
 	start := time.Now()
 	if err := st.s.InTx(ctx, func(tx *store.Tx) error {
 		_, err := st.res.memIndexOf(ctx, tx)
@@ -195,7 +199,9 @@ func BenchmarkResolveIncremental(b *testing.B) {
 		b.Fatal(err)
 	}
 	if d := time.Since(start); d > time.Second {
-		b.Logf("match index loaded in %v", d.Round(time.Millisecond))
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.Logf("match index loaded in %v, %d MiB", d.Round(time.Millisecond), (int64(after.HeapAlloc)-int64(before.HeapAlloc))>>20)
 	}
 	steal := cpusteal.Read()
 	b.ResetTimer()

@@ -77,35 +77,63 @@ func (s *Resolver) memIndexOf(ctx context.Context, tx *store.Tx) (*memIndex, err
 	if tx.Driver() != store.DriverSQLite {
 		return nil, nil
 	}
-	m := s.mem
+	return s.mem.current(ctx, tx, tx, s.r.blocked)
+}
+
+// Warm loads the match index of an embedded store in a read transaction
+// of its own, so that the first unit of work that resolves records does
+// not pay for it (a million records take seconds). It does nothing on
+// PostgreSQL.
+func (s *Resolver) Warm(ctx context.Context, st *store.Store) error {
+	if st.Driver() != store.DriverSQLite {
+		return nil
+	}
+	return st.InReadTx(ctx, func(rtx *store.ReadTx) error {
+		_, err := s.mem.current(ctx, rtx, nil, s.r.blocked)
+		return err
+	})
+}
+
+// indexSource is what loading a match index reads; units of work and
+// read transactions both have it.
+type indexSource interface {
+	IdentityState(ctx context.Context) (store.IdentityState, error)
+	MaxIdentityRID(ctx context.Context) (int64, error)
+	EachIdentityFeature(ctx context.Context, fn func(rid int64, key store.RecordKey, feat string) error) error
+}
+
+// current returns m loaded and current as of src. When src is the unit of
+// work tx, a load saw what tx wrote so far, and is forgotten if tx does
+// not commit.
+func (m *memIndex) current(ctx context.Context, src indexSource, tx *store.Tx, blocked blockedSet) (*memIndex, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	st, err := tx.IdentityState(ctx)
+	st, err := src.IdentityState(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if m.loaded && st == m.state {
 		return m, nil
 	}
-	if err := m.load(ctx, tx, s.r.blocked); err != nil {
+	if err := m.load(ctx, src, blocked); err != nil {
 		m.loaded = false
 		return nil, err
 	}
 	m.state, m.loaded = st, true
 	m.loads++
-	// The load saw what tx wrote so far; if tx does not commit, neither
-	// does what the index learned from it.
-	tx.OnRollback(func() {
-		m.mu.Lock()
-		m.loaded = false
-		m.mu.Unlock()
-	})
+	if tx != nil {
+		tx.OnRollback(func() {
+			m.mu.Lock()
+			m.loaded = false
+			m.mu.Unlock()
+		})
+	}
 	return m, nil
 }
 
 // load derives the index from the stored records, computing keys on all
 // cores a page at a time.
-func (m *memIndex) load(ctx context.Context, tx *store.Tx, blocked blockedSet) error {
+func (m *memIndex) load(ctx context.Context, tx indexSource, blocked blockedSet) error {
 	// Sized up front: growing a map of millions of keys step by step
 	// costs more than filling it. Records have about eight distinct keys
 	// each that no other record has.

@@ -184,3 +184,26 @@ func TestMemIndexRecordEncoding(t *testing.T) {
 		require.False(t, ok, "%q", bad)
 	}
 }
+
+// TestWarmLoadsOutsideUnitsOfWork checks that a warmed index serves the
+// first unit of work without loading again.
+func TestWarmLoadsOutsideUnitsOfWork(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.SQLite(t)
+	seed := NewResolver(testConfig())
+	recs := synthetic(12, 30)
+	require.NoError(t, s.InTx(ctx, func(tx *store.Tx) error {
+		_, err := seed.ApplyBatch(ctx, tx, recs)
+		return err
+	}))
+	res := NewResolver(testConfig())
+	require.NoError(t, res.Warm(ctx, s))
+	require.Equal(t, 1, res.mem.loads)
+	require.NoError(t, s.InTx(ctx, func(tx *store.Tx) error {
+		_, err := res.ApplyBatch(ctx, tx, synthetic(13, 10))
+		return err
+	}))
+	require.Equal(t, 1, res.mem.loads, "the first unit of work used the warmed index")
+	_, recsHeld := res.mem.snapshot()
+	require.Len(t, recsHeld, len(recs)+10)
+}
