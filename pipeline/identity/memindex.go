@@ -23,8 +23,8 @@ import (
 // it load again. Changes are made in place as the transaction runs and
 // undone if it rolls back, since SQLite has one writer at a time.
 //
-// Memory is about 350 bytes per record (a million records: about 350 MB),
-// most of it the key map.
+// Memory is about 540 bytes per record (a million records with twelve
+// keys each: 516 MiB), most of it the key map.
 type memIndex struct {
 	mu     sync.Mutex
 	state  store.IdentityState
