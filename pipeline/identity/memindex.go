@@ -39,6 +39,8 @@ type memIndex struct {
 	recs []string
 	// loads counts how often the index was derived from the store.
 	loads int
+	// decoded caches features decoded from recs, up to decodedCache.
+	decoded map[int64]*features
 }
 
 // encodeRec packs a record key and its encoded features into one string:
@@ -142,6 +144,7 @@ func (m *memIndex) load(ctx context.Context, tx indexSource, blocked blockedSet)
 		return err
 	}
 	m.keys, m.multi, m.free, m.recs = make(map[int64]int64, 8*maxRID), nil, nil, make([]string, 0, maxRID+1)
+	m.decoded = nil
 	type row struct {
 		rid  int64
 		rec  string
@@ -207,12 +210,40 @@ func (m *memIndex) members(keys []int64, limit int) map[int64][]int64 {
 // features, without its profile.
 func (m *memIndex) features(rid int64) (*features, bool) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	if f, ok := m.decoded[rid]; ok {
+		m.mu.Unlock()
+		cp := *f // callers set constrained on their copy
+		return &cp, true
+	}
 	if rid <= 0 || rid >= int64(len(m.recs)) || m.recs[rid] == "" {
+		m.mu.Unlock()
 		return nil, false
 	}
-	return decodeRec(m.recs[rid])
+	rec := m.recs[rid]
+	m.mu.Unlock()
+	// Decoded outside the lock: batches decode candidates on all cores.
+	f, ok := decodeRec(rec)
+	if !ok {
+		return nil, false
+	}
+	m.mu.Lock()
+	if rid < int64(len(m.recs)) && m.recs[rid] == rec { // not rewritten meanwhile
+		if len(m.decoded) >= decodedCache {
+			clear(m.decoded)
+		}
+		if m.decoded == nil {
+			m.decoded = map[int64]*features{}
+		}
+		m.decoded[rid] = f
+	}
+	m.mu.Unlock()
+	cp := *f
+	return &cp, true
 }
+
+// decodedCache bounds how many decoded candidates memIndex keeps: records
+// with common names and places are candidates batch after batch.
+const decodedCache = 1 << 17
 
 // update records, as part of tx, that records were written with the given
 // features and that match keys were added and removed.
@@ -273,6 +304,7 @@ func (m *memIndex) rec(rid int64) string {
 }
 
 func (m *memIndex) setRec(rid int64, rec string) {
+	delete(m.decoded, rid)
 	if rid >= int64(len(m.recs)) {
 		if rec == "" {
 			return
