@@ -134,25 +134,28 @@ type outcome struct {
 func compare(a, b *features, set fieldSet, explain bool) (float64, []outcome) {
 	var w float64
 	var out []outcome
-	note := func(field, left, right string, l level) {
+	// The values shown are built only when explaining: compare runs for
+	// every candidate pair, explain only for the merge log.
+	note := func(field string, l level, left, right func() string) {
 		w += l.weight()
 		if explain {
-			out = append(out, outcome{field: field, left: left, right: right, level: l})
+			out = append(out, outcome{field: field, left: left(), right: right(), level: l})
 		}
 	}
+	is := func(s string) func() string { return func() string { return s } }
 	if set&useName != 0 {
 		w += names(a, b, explain, &out)
 	}
 	if set&useBirthday != 0 && a.dobKey != "" && b.dobKey != "" {
-		note("birthday", a.dob.String(), b.dob.String(), dobLevels[dobLevel(a, b)])
+		note("birthday", dobLevels[dobLevel(a, b)], a.dob.String, b.dob.String)
 	}
 	if set&useEmail != 0 && len(a.emails) > 0 && len(b.emails) > 0 {
 		l, x, y := emailLevel(a, b)
-		note("email", x, y, emailLevels[l])
+		note("email", emailLevels[l], is(x), is(y))
 	}
 	if set&usePhone != 0 && len(a.phones) > 0 && len(b.phones) > 0 {
 		l, x, y := phoneLevel(a, b)
-		note("phone", x, y, phoneLevels[l])
+		note("phone", phoneLevels[l], is(x), is(y))
 	}
 	if set&useAddress != 0 {
 		if len(a.street) > 0 && len(b.street) > 0 {
@@ -163,7 +166,8 @@ func compare(a, b *features, set fieldSet, explain bool) (float64, []outcome) {
 			case l == 1 && digitsOf(string(a.street)) != digitsOf(string(b.street)):
 				l = 2 // another house number: a typo or a neighbour
 			}
-			note("address.line1", string(a.street), string(b.street), streetLevels[l])
+			note("address.line1", streetLevels[l], func() string { return string(a.street) },
+				func() string { return string(b.street) })
 		}
 		if a.post != "" && b.post != "" {
 			l := 2
@@ -173,10 +177,10 @@ func compare(a, b *features, set fieldSet, explain bool) (float64, []outcome) {
 			case withinOneEdit(a.post, b.post):
 				l = 1
 			}
-			note("address.postal_code", a.post, b.post, postLevels[l])
+			note("address.postal_code", postLevels[l], is(a.post), is(b.post))
 		}
 		if len(a.city) > 0 && len(b.city) > 0 {
-			note("address.city", a.cityK, b.cityK, cityLevels[similarLevel(a.city, b.city, 0.88)])
+			note("address.city", cityLevels[similarLevel(a.city, b.city, 0.88)], is(a.cityK), is(b.cityK))
 		}
 	}
 	return w, out
