@@ -170,20 +170,25 @@ func compare(a, b *features, set fieldSet, explain bool) (float64, []outcome) {
 				func() string { return string(b.street) })
 		}
 		if a.post != "" && b.post != "" {
-			l := 2
-			switch {
-			case a.post == b.post:
-				l = 0
-			case withinOneEdit(a.post, b.post):
-				l = 1
-			}
-			note("address.postal_code", postLevels[l], is(a.post), is(b.post))
+			note("address.postal_code", postLevels[postLevel(a, b)], is(a.post), is(b.post))
 		}
 		if len(a.city) > 0 && len(b.city) > 0 {
 			note("address.city", cityLevels[similarLevel(a.city, b.city, 0.88)], is(a.cityK), is(b.cityK))
 		}
 	}
 	return w, out
+}
+
+// postLevel compares two postcodes: the same, one character apart, or
+// different.
+func postLevel(a, b *features) int {
+	switch {
+	case a.post == b.post:
+		return 0
+	case withinOneEdit(a.post, b.post):
+		return 1
+	}
+	return 2
 }
 
 // bound is an upper bound of compare's weight: the exact weight of the
@@ -210,14 +215,7 @@ func bound(a, b *features, set fieldSet) float64 {
 			w += fieldMax.street
 		}
 		if a.post != "" && b.post != "" {
-			l := 2
-			switch {
-			case a.post == b.post:
-				l = 0
-			case withinOneEdit(a.post, b.post):
-				l = 1
-			}
-			w += postLevels[l].w
+			w += postLevels[postLevel(a, b)].w
 		}
 		if len(a.city) > 0 && len(b.city) > 0 {
 			w += fieldMax.city
