@@ -25,7 +25,8 @@ const maxPhoneInput = 128
 //
 // It rejects letters (vanity numbers and "ext." suffixes included), numbers
 // that are not valid for their country's numbering plan, and placeholders
-// made of one repeated digit (0000000, +971 50 000 0000). Errors wrap
+// made of one repeated digit (0000000, +971 50 000 0000), and numbers of
+// more than the 15 digits E.164 allows. Errors wrap
 // crmhub.ErrInvalid.
 func NormalizePhone(s, defaultRegion string) (string, error) {
 	orig := s
@@ -50,8 +51,19 @@ func NormalizePhone(s, defaultRegion string) (string, error) {
 	if isPlaceholder(phonenumbers.GetNationalSignificantNumber(num)) {
 		return "", invalid("phone", orig, "placeholder number")
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), nil
+	out := phonenumbers.Format(num, phonenumbers.E164)
+	// Germany's numbering plan admits national numbers that, with the
+	// country code, exceed the 15 digits E.164 allows; other systems (Meta,
+	// Klaviyo) refuse them, so they are no phone numbers here either.
+	if len(out)-1 > maxE164Digits {
+		return "", invalid("phone", orig, "longer than the 15 digits E.164 allows")
+	}
+	return out, nil
 }
+
+// maxE164Digits is the most digits, country code included, that E.164
+// allows in an international number.
+const maxE164Digits = 15
 
 // IsPhoneRegion reports whether region (upper-case alpha-2) is a country
 // NormalizePhone knows the numbering plan of. Mapping rules check the

@@ -70,6 +70,7 @@ func TestNormalizePhoneRejects(t *testing.T) {
 		{"region that is not a country", "0501234567", "EU", "not a country"},
 		{"too long", strings.Repeat("1", 129), "US", "too long"},
 		{"email", "sara@example.com", "AE", "letters"},
+		{"more than 15 digits", "004921000000000001", "", "15 digits"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,6 +95,7 @@ func FuzzNormalizePhone(f *testing.F) {
 	for _, c := range [][2]string{
 		{"+971 50 123 4567", ""}, {"٠٥٠١٢٣٤٥٦٧", "AE"}, {"۰۹۱۲۳۴۵۶۷۸۹", "IR"}, {"00 49 151 12345678", ""},
 		{"tel:+1-201-555-0123", "US"}, {"+", ""}, {"00", "GB"}, {"+44 (0)", "GB"}, {"0", "ZZ"}, {"+1 ()()", ""},
+		{"004921000000000001", ""},
 	} {
 		f.Add(c[0], c[1])
 	}
