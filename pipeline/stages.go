@@ -200,8 +200,16 @@ func (st *Stages) Persist(msg *message.Message) ([]*message.Message, error) {
 // seen before changes nothing. Records that arrive while another batch is
 // being resolved are resolved together in one unit of work (see
 // resolveBatcher), which is what keeps identity resolution fast on SQLite.
+//
+// The record is prepared (features, keys, comparisons with its candidates)
+// by the caller's goroutine before it joins the queue: many callers
+// prepare on all cores while the leader's unit of work writes.
 func (st *Stages) Resolve(ctx context.Context, key string, rec identity.Record) (identity.Outcome, error) {
-	return st.batcher.do(ctx, st, &resolveReq{key: key, rec: rec, done: make(chan resolveResult, 1)})
+	ps, err := st.resolver.Prepare([]identity.Record{rec})
+	if err != nil {
+		return identity.Outcome{}, crmhub.Permanent(err)
+	}
+	return st.batcher.do(ctx, st, &resolveReq{key: key, rec: ps[0], done: make(chan resolveResult, 1)})
 }
 
 // maxResolveBatch bounds how many records one unit of work resolves.
@@ -209,7 +217,7 @@ const maxResolveBatch = 500
 
 type resolveReq struct {
 	key  string
-	rec  identity.Record
+	rec  *identity.Prepared
 	done chan resolveResult
 }
 
@@ -319,7 +327,7 @@ func (st *Stages) resolveTogether(ctx context.Context, batch []*resolveReq) ([]i
 	outs := make([]identity.Outcome, len(batch))
 	err := st.store.InTx(ctx, func(tx *store.Tx) error {
 		clear(outs)
-		var recs []identity.Record
+		var recs []*identity.Prepared
 		var idx []int
 		for i, r := range batch {
 			first, err := tx.MarkProcessed(ctx, HandlerPersist, r.key)
@@ -337,7 +345,7 @@ func (st *Stages) resolveTogether(ctx context.Context, batch []*resolveReq) ([]i
 		if err := tx.LockIdentity(ctx); err != nil {
 			return err
 		}
-		res, err := st.resolver.ApplyBatch(ctx, tx, recs)
+		res, err := st.resolver.ApplyPrepared(ctx, tx, recs)
 		if err != nil {
 			return err
 		}
@@ -348,7 +356,8 @@ func (st *Stages) resolveTogether(ctx context.Context, batch []*resolveReq) ([]i
 	}, store.Relaxed())
 	if err != nil {
 		if len(batch) == 1 {
-			return nil, fmt.Errorf("resolve %s record %s: %w", batch[0].rec.Source, batch[0].rec.ExternalID, err)
+			r := batch[0].rec.Record()
+			return nil, fmt.Errorf("resolve %s record %s: %w", r.Source, r.ExternalID, err)
 		}
 		return nil, fmt.Errorf("resolve a batch of %d records: %w", len(batch), err)
 	}

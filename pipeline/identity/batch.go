@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -24,10 +22,20 @@ import (
 // PostgreSQL, whose records are numbered by the database, it is Apply in a
 // loop.
 func (s *Resolver) ApplyBatch(ctx context.Context, tx *store.Tx, recs []Record) ([]Outcome, error) {
-	out := make([]Outcome, len(recs))
-	if tx.Driver() == store.DriverPostgres || len(recs) < 2 {
-		for i, r := range recs {
-			o, err := s.Apply(ctx, tx, r)
+	ps, err := s.Prepare(recs)
+	if err != nil {
+		return nil, err
+	}
+	return s.ApplyPrepared(ctx, tx, ps)
+}
+
+// ApplyPrepared is ApplyBatch for records that Prepare made ready, maybe
+// while an earlier unit of work was writing.
+func (s *Resolver) ApplyPrepared(ctx context.Context, tx *store.Tx, ps []*Prepared) ([]Outcome, error) {
+	out := make([]Outcome, len(ps))
+	if tx.Driver() == store.DriverPostgres || len(ps) < 2 {
+		for i, p := range ps {
+			o, err := s.Apply(ctx, tx, p.rec)
 			if err != nil {
 				return nil, err
 			}
@@ -35,8 +43,8 @@ func (s *Resolver) ApplyBatch(ctx context.Context, tx *store.Tx, recs []Record) 
 		}
 		return out, nil
 	}
-	for start := 0; start < len(recs); {
-		b, err := s.newBatch(ctx, tx, recs[start:])
+	for start := 0; start < len(ps); {
+		b, err := s.newBatch(ctx, tx, ps[start:])
 		if err != nil {
 			return nil, err
 		}
@@ -48,8 +56,8 @@ func (s *Resolver) ApplyBatch(ctx context.Context, tx *store.Tx, recs []Record) 
 			return nil, err
 		}
 		start += n
-		if start < len(recs) {
-			o, err := s.Apply(ctx, tx, recs[start])
+		if start < len(ps) {
+			o, err := s.Apply(ctx, tx, ps[start].rec)
 			if err != nil {
 				return nil, err
 			}
@@ -86,23 +94,15 @@ type batch struct {
 	merges []crmhub.Merge
 }
 
-func (s *Resolver) newBatch(ctx context.Context, tx *store.Tx, recs []Record) (*batch, error) {
-	b := &batch{s: s, tx: tx, recs: recs, feats: make([]*features, len(recs)), keys: make([][]string, len(recs)),
+func (s *Resolver) newBatch(ctx context.Context, tx *store.Tx, ps []*Prepared) (*batch, error) {
+	b := &batch{s: s, tx: tx, recs: make([]Record, len(ps)), feats: make([]*features, len(ps)),
+		keys: make([][]string, len(ps)), encoded: make([][]byte, len(ps)), pre: make([]map[int64]verdict, len(ps)),
 		stored: map[Key]*node{}, docs: map[Key][]byte{}, members: map[string][]int64{}, nodes: map[int64]*node{},
 		profiles: map[string][]*node{}, rows: map[int64]store.IdentityRecord{}, dirty: map[string]bool{}}
-	skeys := make([]store.RecordKey, len(recs))
-	b.encoded = make([][]byte, len(recs))
-	errs := make([]error, len(recs))
-	parallel(len(recs), func(i int) {
-		b.feats[i] = featuresOf(&recs[i])
-		b.keys[i] = keysOf(b.feats[i], s.r.blocked)
-		skeys[i] = store.RecordKey(recs[i].Key())
-		if b.encoded[i], errs[i] = json.Marshal(recs[i]); errs[i] != nil {
-			errs[i] = fmt.Errorf("encode record %s: %w", recs[i].Key(), errs[i])
-		}
-	})
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	skeys := make([]store.RecordKey, len(ps))
+	for i, p := range ps {
+		b.recs[i], b.feats[i], b.keys[i], b.encoded[i], b.pre[i] = p.rec, p.feat, p.keys, p.doc, p.pre
+		skeys[i] = store.RecordKey(p.rec.Key())
 	}
 	mem, err := s.memIndexOf(ctx, tx)
 	if err != nil {
@@ -156,14 +156,15 @@ func (s *Resolver) newBatch(ctx context.Context, tx *store.Tx, recs []Record) (*
 		// Comparing needs features only; the profiles of the few that
 		// link are read when they do.
 		fs := make([]*features, len(need))
-		parallel(len(need), func(i int) { fs[i], _ = mem.features(need[i]) })
+		encs := make([]string, len(need))
+		parallel(len(need), func(i int) { fs[i], encs[i], _ = mem.features(need[i]) })
 		for i, rid := range need {
 			f := fs[i]
 			if f == nil {
 				return nil, fmt.Errorf("match index: record %d holds a key but is not indexed", rid)
 			}
 			b.nodes[rid] = &node{rid: rid, rec: Record{Source: f.key.Source, ExternalID: f.key.ExternalID, Tenant: f.tenant},
-				feat: f, loose: true}
+				feat: f, enc: encs[i], loose: true}
 		}
 	} else {
 		cands, err := tx.Candidates(ctx, need)
@@ -187,26 +188,36 @@ func (s *Resolver) newBatch(ctx context.Context, tx *store.Tx, recs []Record) (*
 }
 
 // verdict is what link decided for two records without a shared email or
-// phone, and for which features of the other record.
+// phone. It holds while the other record has the features compared: the
+// same object, or the same entry in the match index.
 type verdict struct {
 	other *features
+	enc   string
 	rule  string
 	score float64
 	ok    bool
 }
 
+// holds reports whether v was decided with n's current features.
+func (v verdict) holds(n *node) bool {
+	return (v.other != nil && v.other == n.feat) || (v.enc != "" && v.enc == n.enc)
+}
+
 // precompare compares each record with the stored records it shares a key
-// with, on all cores: the comparisons are most of a batch's work, and run
-// then only decides what they mean.
+// with, on all cores, where Prepare did not already: the comparisons are
+// most of a batch's work, and run then only decides what they mean.
 func (b *batch) precompare() {
-	b.pre = make([]map[int64]verdict, len(b.recs))
 	parallel(len(b.recs), func(i int) {
 		cur := b.feats[i]
 		own := int64(0)
 		if st := b.stored[b.recs[i].Key()]; st != nil {
 			own = st.rid
 		}
-		vs := map[int64]verdict{}
+		vs := b.pre[i]
+		if vs == nil {
+			vs = map[int64]verdict{}
+			b.pre[i] = vs
+		}
 		for _, k := range b.keys[i] {
 			ms := b.members[k]
 			if len(ms) > b.s.r.cfg.MaxBlockSize {
@@ -214,27 +225,29 @@ func (b *batch) precompare() {
 			}
 			for _, m := range ms {
 				other := b.nodes[m]
-				if _, done := vs[m]; done || m == own || other == nil {
+				if m == own || other == nil {
+					continue
+				}
+				if v, done := vs[m]; done && v.holds(other) {
 					continue
 				}
 				rule, score, ok := b.s.r.link(cur, other.feat, "")
-				vs[m] = verdict{other: other.feat, rule: rule, score: score, ok: ok}
+				vs[m] = verdict{other: other.feat, enc: other.enc, rule: rule, score: score, ok: ok}
 			}
 		}
-		b.pre[i] = vs
 	})
 }
 
 // link is resolver.link for record i and a stored record, taking what
 // precompare found when it compared the same features.
-func (b *batch) link(i int, m int64, other *features, det string) (string, float64, bool) {
+func (b *batch) link(i int, other *node, det string) (string, float64, bool) {
 	cur := b.feats[i]
-	v, ok := b.pre[i][m]
-	if !ok || v.other != other {
-		return b.s.r.link(cur, other, det)
+	v, ok := b.pre[i][other.rid]
+	if !ok || !v.holds(other) {
+		return b.s.r.link(cur, other.feat, det)
 	}
-	if det != "" && cur.tenant == other.tenant {
-		x, y := cur, other
+	if det != "" && cur.tenant == other.feat.tenant {
+		x, y := cur, other.feat
 		if x.key.Compare(y.key) > 0 {
 			x, y = y, x
 		}
@@ -340,7 +353,7 @@ func (b *batch) one(ctx context.Context, i int, out *Outcome) (done bool, err er
 		if other.customer == "" && !other.loose {
 			continue
 		}
-		if r, score, ok := b.link(i, m, other.feat, det[m]); ok {
+		if r, score, ok := b.link(i, other, det[m]); ok {
 			neighbors[m] = edge{rule: r, score: score}
 			if other.loose {
 				loose = append(loose, m)

@@ -52,6 +52,9 @@ type node struct {
 	// loose marks a candidate read from the in-memory index: customer
 	// is not known until it is read from the store.
 	loose bool
+	// enc is the candidate's entry in the in-memory index, when it was
+	// read from there: comparisons made with that entry still hold.
+	enc string
 }
 
 // Apply resolves one record: it stores the record and its keys, links it

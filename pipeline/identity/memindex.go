@@ -207,19 +207,32 @@ func (m *memIndex) members(keys []int64, limit int) map[int64][]int64 {
 }
 
 // features returns the stored record rid as a candidate: its key and
-// features, without its profile.
-func (m *memIndex) features(rid int64) (*features, bool) {
+// features, without its profile, and its entry in recs, which says
+// whether a comparison made earlier with the record still holds.
+func (m *memIndex) features(rid int64) (*features, string, bool) {
 	m.mu.Lock()
-	if f, ok := m.decoded[rid]; ok {
-		m.mu.Unlock()
-		cp := *f // callers set constrained on their copy
-		return &cp, true
-	}
 	if rid <= 0 || rid >= int64(len(m.recs)) || m.recs[rid] == "" {
 		m.mu.Unlock()
-		return nil, false
+		return nil, "", false
 	}
 	rec := m.recs[rid]
+	m.mu.Unlock()
+	f, ok := m.decode(rid, rec)
+	if !ok {
+		return nil, "", false
+	}
+	cp := *f // callers set constrained on their copy
+	return &cp, rec, true
+}
+
+// decode returns the features of entry rec of record rid, from the cache
+// when it holds them for that entry. The result is shared: read only.
+func (m *memIndex) decode(rid int64, rec string) (*features, bool) {
+	m.mu.Lock()
+	if f, ok := m.decoded[rid]; ok && m.rec(rid) == rec {
+		m.mu.Unlock()
+		return f, true
+	}
 	m.mu.Unlock()
 	// Decoded outside the lock: batches decode candidates on all cores.
 	f, ok := decodeRec(rec)
@@ -227,7 +240,7 @@ func (m *memIndex) features(rid int64) (*features, bool) {
 		return nil, false
 	}
 	m.mu.Lock()
-	if rid < int64(len(m.recs)) && m.recs[rid] == rec { // not rewritten meanwhile
+	if m.rec(rid) == rec { // not rewritten meanwhile
 		if len(m.decoded) >= decodedCache {
 			clear(m.decoded)
 		}
@@ -237,8 +250,40 @@ func (m *memIndex) features(rid int64) (*features, bool) {
 		m.decoded[rid] = f
 	}
 	m.mu.Unlock()
-	cp := *f
-	return &cp, true
+	return f, true
+}
+
+// candidates returns the entries of the records that hold the given keys,
+// skipping keys held by more than max records, or nil when the index is
+// not loaded. It reads the index as it is, current or not: Prepare uses
+// it to compare ahead of a unit of work, which checks each comparison
+// against the entry it was made with.
+func (m *memIndex) candidates(keys []int64, max int) map[int64]string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.loaded {
+		return nil
+	}
+	out := make(map[int64]string, 2*len(keys))
+	for _, k := range keys {
+		v, ok := m.keys[k]
+		switch {
+		case !ok:
+		case v > 0:
+			out[v] = m.rec(v)
+		case len(m.multi[-v-1]) <= max:
+			for _, rid := range m.multi[-v-1] {
+				out[rid] = m.rec(rid)
+			}
+		}
+	}
+	delete(out, 0)
+	for rid, rec := range out {
+		if rec == "" {
+			delete(out, rid)
+		}
+	}
+	return out
 }
 
 // decodedCache bounds how many decoded candidates memIndex keeps: records

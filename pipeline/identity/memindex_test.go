@@ -214,18 +214,19 @@ func TestMemIndexDecodedCache(t *testing.T) {
 	a := Record{Source: "shop", ExternalID: "1", Fields: map[string][]string{"first_name": {"Sara"}}}
 	b := Record{Source: "shop", ExternalID: "1", Fields: map[string][]string{"first_name": {"Omar"}}}
 	m.setRec(1, encodeRec(key, featuresOf(&a).encode()))
-	f, ok := m.features(1)
+	f, enc, ok := m.features(1)
 	require.True(t, ok)
 	require.Equal(t, "sara", f.first.key)
+	require.Equal(t, m.recs[1], enc)
 	f.constrained = true
-	again, _ := m.features(1)
+	again, _, _ := m.features(1)
 	require.False(t, again.constrained, "each caller gets its own copy")
 	require.Len(t, m.decoded, 1, "the second read came from the cache")
 
 	m.setRec(1, encodeRec(key, featuresOf(&b).encode()))
-	f, ok = m.features(1)
+	f, _, ok = m.features(1)
 	require.True(t, ok)
 	require.Equal(t, "omar", f.first.key, "a rewritten record is decoded again")
-	_, ok = m.features(2)
+	_, _, ok = m.features(2)
 	require.False(t, ok)
 }

@@ -1,0 +1,66 @@
+package identity
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Prepared is a record made ready for ApplyPrepared outside any unit of
+// work: its match features and keys, its document, and its comparisons
+// with the candidates the match index held when it was prepared. Units of
+// work that resolve records are serial (one writer on SQLite, a lock on
+// PostgreSQL); preparing the next records while one runs is what keeps the
+// other cores busy.
+type Prepared struct {
+	rec  Record
+	feat *features
+	keys []string
+	doc  []byte
+	// pre holds comparisons with candidates by record number, each valid
+	// while the candidate's entry in the match index is the one compared.
+	pre map[int64]verdict
+}
+
+// Record returns the record p was prepared from.
+func (p *Prepared) Record() Record { return p.rec }
+
+// Prepare makes records ready for ApplyPrepared, on all cores. It needs no
+// unit of work and may run while one writes: a candidate that changes or
+// appears before the records are applied is compared again then.
+func (s *Resolver) Prepare(recs []Record) ([]*Prepared, error) {
+	out := make([]*Prepared, len(recs))
+	errs := make([]error, len(recs))
+	parallel(len(recs), func(i int) { out[i], errs[i] = s.prepare(recs[i]) })
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *Resolver) prepare(r Record) (*Prepared, error) {
+	p := &Prepared{rec: r}
+	doc, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("encode record %s: %w", r.Key(), err)
+	}
+	p.doc = doc
+	p.feat = featuresOf(&p.rec)
+	p.keys = keysOf(p.feat, s.r.blocked)
+	cands := s.mem.candidates(hashKeys(p.keys), s.r.cfg.MaxBlockSize)
+	if len(cands) == 0 {
+		return p, nil
+	}
+	p.pre = make(map[int64]verdict, len(cands))
+	for rid, rec := range cands {
+		other, ok := s.mem.decode(rid, rec)
+		if !ok || other.key == p.feat.key {
+			// The record's own stored version is no candidate, and an
+			// entry that does not decode is reported by the unit of work.
+			continue
+		}
+		rule, score, ok := s.r.link(p.feat, other, "")
+		p.pre[rid] = verdict{enc: rec, rule: rule, score: score, ok: ok}
+	}
+	return p, nil
+}

@@ -1,0 +1,151 @@
+package identity
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmhub/crmhub/store"
+	"github.com/crmhub/crmhub/store/storetest"
+)
+
+// TestPreparedAheadMatchesResolve prepares each chunk while the chunk
+// before it is still to be applied, as the pipeline does, so that many
+// comparisons are made with candidates that change or appear before the
+// records are applied. The clusters must be those of Resolve.
+func TestPreparedAheadMatchesResolve(t *testing.T) {
+	recs := synthetic(17, 40)
+	cfg := testConfig()
+	want := batchHash(recs, cfg, nil, nil)
+	ctx := context.Background()
+	for i := range 4 {
+		rng := rand.New(rand.NewPCG(uint64(i), 7))
+		var feed []Record
+		for j, r := range recs {
+			r.Version = "2"
+			if j%3 == 0 {
+				early := r
+				early.Version = "1"
+				early.Fields = map[string][]string{"first_name": {"Someone"}, "last_name": {"Else"}}
+				feed = append(feed, early)
+			}
+			feed = append(feed, r)
+		}
+		rng.Shuffle(len(feed), func(a, b int) { feed[a], feed[b] = feed[b], feed[a] })
+		s := storetest.SQLite(t)
+		res := NewResolver(cfg)
+		require.NoError(t, res.Warm(ctx, s))
+		var chunks [][]Record
+		for start := 0; start < len(feed); {
+			n := 2 + rng.IntN(20)
+			chunks = append(chunks, feed[start:min(start+n, len(feed))])
+			start += n
+		}
+		next, err := res.Prepare(chunks[0])
+		require.NoError(t, err)
+		for c := range chunks {
+			cur := next
+			if c+1 < len(chunks) {
+				next, err = res.Prepare(chunks[c+1])
+				require.NoError(t, err)
+			}
+			require.NoError(t, s.InTx(ctx, func(tx *store.Tx) error {
+				_, err := res.ApplyPrepared(ctx, tx, cur)
+				return err
+			}))
+		}
+		if got := storeHash(t, s); got != want {
+			t.Fatalf("order %d: clusters %s, want %s", i, got, want)
+		}
+		s.Close()
+	}
+}
+
+// TestStalePreparation changes a candidate between Prepare and
+// ApplyPrepared: a match made with its old features must not merge, and a
+// candidate that starts to match must.
+func TestStalePreparation(t *testing.T) {
+	ctx := context.Background()
+	sara := map[string][]string{"first_name": {"Sara"}, "last_name": {"Haddad"}, "birthday": {"1990-04-12"},
+		"address.city": {"Dubai"}, "address.line1": {"12 Palm Street"}}
+	omar := map[string][]string{"first_name": {"Omar"}, "last_name": {"Karimi"}, "birthday": {"1971-09-30"},
+		"address.city": {"London"}, "address.line1": {"4 Baker Road"}}
+	// Another Sara of Dubai shares a blocking key with the first, but
+	// is someone else.
+	sara2 := map[string][]string{"first_name": {"Sara"}, "last_name": {"Mansour"}, "birthday": {"1993-07-21"},
+		"address.city": {"Dubai"}, "address.line1": {"7 Creek Lane"}}
+	other := Record{Source: "leads", ExternalID: "x", Fields: map[string][]string{"first_name": {"Noor"},
+		"last_name": {"Saleh"}, "emails": {"noor@example.com"}}}
+	tests := []struct {
+		name          string
+		before, after map[string][]string
+		merged        bool
+	}{
+		{"a match that no longer holds", sara, sara2, false},
+		{"a candidate that starts to match", omar, sara, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := storetest.SQLite(t)
+			res := NewResolver(testConfig())
+			a := Record{Source: "shop", ExternalID: "1", Version: "1", Fields: tt.before}
+			b := Record{Source: "erp", ExternalID: "1", Fields: sara}
+			require.NoError(t, s.InTx(ctx, func(tx *store.Tx) error {
+				_, err := res.Apply(ctx, tx, a)
+				return err
+			}))
+			ps, err := res.Prepare([]Record{b, other})
+			require.NoError(t, err)
+			matched := false
+			for _, v := range ps[0].pre {
+				matched = matched || v.ok
+			}
+			require.Equal(t, !tt.merged, matched, "what Prepare compared with the stored record")
+
+			a.Version, a.Fields = "2", tt.after
+			var outs []Outcome
+			require.NoError(t, s.InTx(ctx, func(tx *store.Tx) error {
+				if _, err := res.Apply(ctx, tx, a); err != nil {
+					return err
+				}
+				outs, err = res.ApplyPrepared(ctx, tx, ps)
+				return err
+			}))
+			groups := storeGroups(t, s)
+			require.Len(t, groups[outs[0].CustomerID], map[bool]int{true: 2, false: 1}[tt.merged])
+		})
+	}
+}
+
+// TestPreparedComparisonsAreUsed checks that comparisons made by Prepare
+// with an unchanged match index hold for the batch's candidates, which is
+// what spares the unit of work from comparing again.
+func TestPreparedComparisonsAreUsed(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.SQLite(t)
+	res := NewResolver(testConfig())
+	recs := synthetic(23, 60)
+	applyAll(t, s, res, recs[:len(recs)/2])
+	ps, err := res.Prepare(recs[len(recs)/2:])
+	require.NoError(t, err)
+	held, compared := 0, 0
+	require.NoError(t, s.InTx(ctx, func(tx *store.Tx) error {
+		b, err := res.newBatch(ctx, tx, ps)
+		if err != nil {
+			return err
+		}
+		for i := range b.recs {
+			for rid, v := range ps[i].pre {
+				compared++
+				if n := b.nodes[rid]; n != nil && v.holds(n) {
+					held++
+				}
+			}
+		}
+		return nil
+	}))
+	require.NotZero(t, compared, "Prepare compared nothing")
+	require.Equal(t, compared, held, "comparisons with unchanged candidates must hold")
+}
