@@ -153,6 +153,7 @@ func (s *Resolver) newBatch(ctx context.Context, tx *store.Tx, ps []*Prepared) (
 		}
 	}
 	if mem != nil {
+		need = b.unsettled(need)
 		// Comparing needs features only; the profiles of the few that
 		// link are read when they do.
 		fs := make([]*features, len(need))
@@ -185,6 +186,46 @@ func (s *Resolver) newBatch(ctx context.Context, tx *store.Tx, ps []*Prepared) (
 	b.nextRID++
 	b.precompare()
 	return b, nil
+}
+
+// unsettled returns the candidates among rids that the batch may need:
+// those that hold an email or phone key of the batch, and those that some
+// record of the batch has not compared yet with their current entry in
+// the match index, or has found to match. The rest, most candidates, were
+// compared by Prepare and ruled out, and need not be decoded again.
+func (b *batch) unsettled(rids []int64) []int64 {
+	entries := b.mem.entries(rids)
+	need := make(map[int64]bool, len(rids))
+	for k, ms := range b.members {
+		if deterministic(k) && len(ms) <= b.s.r.cfg.MaxBlockSize {
+			for _, m := range ms {
+				need[m] = true
+			}
+		}
+	}
+	for i := range b.recs {
+		for _, k := range b.keys[i] {
+			ms := b.members[k]
+			if len(ms) > b.s.r.cfg.MaxBlockSize {
+				continue
+			}
+			for _, m := range ms {
+				if need[m] {
+					continue
+				}
+				if v, ok := b.pre[i][m]; !ok || v.ok || v.enc != entries[m] {
+					need[m] = true
+				}
+			}
+		}
+	}
+	out := rids[:0]
+	for _, m := range rids {
+		if need[m] {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // verdict is what link decided for two records without a shared email or

@@ -23,7 +23,9 @@ type features struct {
 	dob    crmhub.Date
 	dobKey string // YYYYMMDD, for edit-distance comparison
 	street []rune
-	city   []rune
+	// streetK and cityK are street and city as strings.
+	streetK string
+	city    []rune
 	cityK  string
 	post   string
 	// signature tells people apart under one shared email or phone: the
@@ -74,7 +76,7 @@ func featuresOf(r *Record) *features {
 		f.dobKey = strings.ReplaceAll(f.dob.String(), "-", "")
 	}
 	if s := mapping.StreetKey(strings.TrimSpace(r.Field("address.line1") + " " + r.Field("address.line2"))); s != "" {
-		f.street = []rune(s)
+		f.streetK, f.street = s, []rune(s)
 	}
 	if c := mapping.NameMatchKey(r.Field("address.city")); c != "" {
 		f.cityK, f.city = c, []rune(c)
@@ -102,18 +104,8 @@ func (f *features) encode() string {
 // decodeFeatures reads encode's output; ok is false for anything else
 // (an older encoding), and the caller derives the features from the record.
 func decodeFeatures(s string, key Key) (*features, bool) {
-	// Split by hand into an array: a match index decodes thousands of
-	// candidates per batch, and this keeps each to a few allocations.
-	var parts [12]string
-	rest := s
-	for i := range parts {
-		var found bool
-		parts[i], rest, found = strings.Cut(rest, featSep)
-		if found != (i < len(parts)-1) {
-			return nil, false
-		}
-	}
-	if parts[0] != featVer {
+	parts, ok := splitFeatures(s)
+	if !ok {
 		return nil, false
 	}
 	f := &features{key: key, tenant: parts[1]}
@@ -143,18 +135,60 @@ func decodeFeatures(s string, key Key) (*features, bool) {
 	}
 	f.first = name{key: parts[4], trans: parts[5], runes: take(parts[4])}
 	f.last = name{key: parts[6], trans: parts[7], runes: take(parts[6])}
-	if f.dobKey = parts[8]; f.dobKey != "" {
-		y, _ := strconv.Atoi(f.dobKey[:4])
-		m, _ := strconv.Atoi(f.dobKey[4:6])
-		d, _ := strconv.Atoi(f.dobKey[6:])
-		f.dob = crmhub.Date{Year: y, Month: time.Month(m), Day: d}
-	}
+	f.dobKey = parts[8]
+	f.dob = dobOf(f.dobKey)
+	f.streetK = parts[9]
 	f.street = take(parts[9])
 	f.cityK = parts[10]
 	f.city = take(f.cityK)
 	f.post = parts[11]
 	f.signature = signatureOf(f)
 	return f, true
+}
+
+// splitFeatures cuts encoded features into their fields by hand, into an
+// array: a match index decodes thousands of candidates per batch, and this
+// keeps each to a few allocations.
+func splitFeatures(s string) (parts [12]string, ok bool) {
+	rest := s
+	for i := range parts {
+		var found bool
+		parts[i], rest, found = strings.Cut(rest, featSep)
+		if found != (i < len(parts)-1) {
+			return parts, false
+		}
+	}
+	return parts, parts[0] == featVer
+}
+
+// decodeBound reads into f only what bound and the tenant check need:
+// most candidates are ruled out by those, and names, street and city are
+// the expensive part of decoding. f is reset first.
+func decodeBound(s string, key Key, f *features) bool {
+	parts, ok := splitFeatures(s)
+	if !ok {
+		return false
+	}
+	*f = features{key: key, tenant: parts[1], dobKey: parts[8], streetK: parts[9], cityK: parts[10], post: parts[11]}
+	if parts[2] != "" {
+		f.emails = strings.Split(parts[2], featList)
+	}
+	if parts[3] != "" {
+		f.phones = strings.Split(parts[3], featList)
+	}
+	f.dob = dobOf(f.dobKey)
+	return true
+}
+
+// dobOf reads a birthday key (YYYYMMDD).
+func dobOf(k string) crmhub.Date {
+	if len(k) < 5 {
+		return crmhub.Date{}
+	}
+	y, _ := strconv.Atoi(k[:len(k)-4])
+	m, _ := strconv.Atoi(k[len(k)-4 : len(k)-2])
+	d, _ := strconv.Atoi(k[len(k)-2:])
+	return crmhub.Date{Year: y, Month: time.Month(m), Day: d}
 }
 
 func signatureOf(f *features) string {

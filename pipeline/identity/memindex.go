@@ -58,17 +58,27 @@ func encodeRec(key store.RecordKey, feat string) string {
 
 // decodeRec reads an entry of memIndex.recs.
 func decodeRec(rec string) (*features, bool) {
+	key, feat, ok := splitRec(rec)
+	if !ok {
+		return nil, false
+	}
+	return decodeFeatures(feat, key)
+}
+
+// splitRec cuts an entry of memIndex.recs into record key and encoded
+// features.
+func splitRec(rec string) (Key, string, bool) {
 	ls, n := binary.Uvarint([]byte(rec[:min(len(rec), binary.MaxVarintLen64)]))
 	if n <= 0 {
-		return nil, false
+		return Key{}, "", false
 	}
 	rec = rec[n:]
 	li, n := binary.Uvarint([]byte(rec[:min(len(rec), binary.MaxVarintLen64)]))
 	if n <= 0 || uint64(len(rec)-n) < ls+li {
-		return nil, false
+		return Key{}, "", false
 	}
 	rec = rec[n:]
-	return decodeFeatures(rec[ls+li:], Key{Source: rec[:ls], ExternalID: rec[ls : ls+li]})
+	return Key{Source: rec[:ls], ExternalID: rec[ls : ls+li]}, rec[ls+li:], true
 }
 
 func newMemIndex() *memIndex { return &memIndex{} }
@@ -282,6 +292,17 @@ func (m *memIndex) candidates(keys []int64, max int) map[int64]string {
 		if rec == "" {
 			delete(out, rid)
 		}
+	}
+	return out
+}
+
+// entries returns the current entries of the given records.
+func (m *memIndex) entries(rids []int64) map[int64]string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[int64]string, len(rids))
+	for _, rid := range rids {
+		out[rid] = m.rec(rid)
 	}
 	return out
 }

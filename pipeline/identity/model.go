@@ -29,7 +29,7 @@ func (l level) weight() float64 {
 
 // fieldMax is the highest weight each field can add, for ruling a pair
 // out before its costly comparisons.
-var fieldMax struct{ first, last, email, street, city float64 }
+var fieldMax struct{ first, last, street, city float64 }
 
 func init() {
 	for _, ls := range [][]level{firstLevels, lastLevels, dobLevels, emailLevels, phoneLevels, streetLevels,
@@ -45,7 +45,7 @@ func init() {
 		}
 		return m
 	}
-	fieldMax.first, fieldMax.last, fieldMax.email = top(firstLevels), top(lastLevels), top(emailLevels)
+	fieldMax.first, fieldMax.last = top(firstLevels), top(lastLevels)
 	fieldMax.street, fieldMax.city = top(streetLevels), top(cityLevels)
 }
 
@@ -192,9 +192,9 @@ func postLevel(a, b *features) int {
 }
 
 // bound is an upper bound of compare's weight: the exact weight of the
-// cheap fields (birthday, phone, postcode) and the most the others could
-// add. A pair whose bound is below a rule's threshold needs no names,
-// email or street compared.
+// cheap fields (birthday, email, phone, postcode) and the most the others
+// could add. A pair whose bound is below a rule's threshold needs no names,
+// email or street compared. It reads only what decodeBound fills in.
 func bound(a, b *features, set fieldSet) float64 {
 	var w float64
 	if set&useName != 0 {
@@ -204,20 +204,21 @@ func bound(a, b *features, set fieldSet) float64 {
 		w += dobLevels[dobLevel(a, b)].w
 	}
 	if set&useEmail != 0 && len(a.emails) > 0 && len(b.emails) > 0 {
-		w += fieldMax.email
+		l, _, _ := emailLevel(a, b)
+		w += emailLevels[l].w
 	}
 	if set&usePhone != 0 && len(a.phones) > 0 && len(b.phones) > 0 {
 		l, _, _ := phoneLevel(a, b)
 		w += phoneLevels[l].w
 	}
 	if set&useAddress != 0 {
-		if len(a.street) > 0 && len(b.street) > 0 {
+		if a.streetK != "" && b.streetK != "" {
 			w += fieldMax.street
 		}
 		if a.post != "" && b.post != "" {
 			w += postLevels[postLevel(a, b)].w
 		}
-		if len(a.city) > 0 && len(b.city) > 0 {
+		if a.cityK != "" && b.cityK != "" {
 			w += fieldMax.city
 		}
 	}

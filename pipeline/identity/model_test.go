@@ -459,10 +459,22 @@ func TestBoundIsAnUpperBound(t *testing.T) {
 		}
 	}
 	sets := []fieldSet{useName | useBirthday | useAddress | useEmail | usePhone, useName | useBirthday, useAddress | usePhone}
+	fuzzy := newResolver(testConfig())
+	ruledOut := 0
 	check := func(a, b *features) {
+		// What decodeBound reads must be all that bound needs.
+		var cheap features
+		require.True(t, decodeBound(b.encode(), b.key, &cheap))
 		for _, set := range sets {
 			w, _ := compare(a, b, set, false)
 			require.GreaterOrEqual(t, bound(a, b, set), w, "%s ~ %s", a.key, b.key)
+			require.Equal(t, bound(a, b, set), bound(a, &cheap, set), "%s ~ %s decoded for the bound", a.key, b.key)
+			require.Equal(t, bound(b, a, set), bound(&cheap, a, set), "%s ~ %s decoded for the bound", b.key, a.key)
+		}
+		if fuzzy.ruledOut(a, &cheap) {
+			ruledOut++
+			_, _, ok := fuzzy.link(a, b, "")
+			require.False(t, ok, "%s ~ %s ruled out, but link accepts", a.key, b.key)
 		}
 	}
 	pairs := 0
@@ -477,4 +489,5 @@ func TestBoundIsAnUpperBound(t *testing.T) {
 		check(feats[rng.IntN(len(feats))], feats[rng.IntN(len(feats))])
 	}
 	require.Greater(t, pairs, 1000)
+	require.Greater(t, ruledOut, pairs/2, "most candidates are ruled out by the bound")
 }

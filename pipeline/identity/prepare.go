@@ -52,11 +52,22 @@ func (s *Resolver) prepare(r Record) (*Prepared, error) {
 		return p, nil
 	}
 	p.pre = make(map[int64]verdict, len(cands))
+	var cheap features
 	for rid, rec := range cands {
-		other, ok := s.mem.decode(rid, rec)
-		if !ok || other.key == p.feat.key {
+		key, feat, ok := splitRec(rec)
+		if !ok || !decodeBound(feat, key, &cheap) || key == p.feat.key {
 			// The record's own stored version is no candidate, and an
 			// entry that does not decode is reported by the unit of work.
+			continue
+		}
+		// Most candidates share a blocking key and little else: they are
+		// ruled out before their names and street are decoded.
+		if s.r.ruledOut(p.feat, &cheap) {
+			p.pre[rid] = verdict{enc: rec}
+			continue
+		}
+		other, ok := s.mem.decode(rid, rec)
+		if !ok {
 			continue
 		}
 		rule, score, ok := s.r.link(p.feat, other, "")

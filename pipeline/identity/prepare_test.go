@@ -120,17 +120,21 @@ func TestStalePreparation(t *testing.T) {
 }
 
 // TestPreparedComparisonsAreUsed checks that comparisons made by Prepare
-// with an unchanged match index hold for the batch's candidates, which is
-// what spares the unit of work from comparing again.
+// with an unchanged match index hold for the batch's candidates, and that
+// candidates every record ruled out are not even decoded again: that is
+// what spares the unit of work.
 func TestPreparedComparisonsAreUsed(t *testing.T) {
 	ctx := context.Background()
 	s := storetest.SQLite(t)
 	res := NewResolver(testConfig())
 	recs := synthetic(23, 60)
 	applyAll(t, s, res, recs[:len(recs)/2])
-	ps, err := res.Prepare(recs[len(recs)/2:])
+	// A copy of a stored record under another id matches it.
+	dup := recs[1]
+	dup.Source, dup.ExternalID = "other", "dup"
+	ps, err := res.Prepare(append([]Record{dup}, recs[len(recs)/2:]...))
 	require.NoError(t, err)
-	held, compared := 0, 0
+	held, settled, compared := 0, 0, 0
 	require.NoError(t, s.InTx(ctx, func(tx *store.Tx) error {
 		b, err := res.newBatch(ctx, tx, ps)
 		if err != nil {
@@ -139,13 +143,20 @@ func TestPreparedComparisonsAreUsed(t *testing.T) {
 		for i := range b.recs {
 			for rid, v := range ps[i].pre {
 				compared++
-				if n := b.nodes[rid]; n != nil && v.holds(n) {
+				switch n := b.nodes[rid]; {
+				case n == nil:
+					require.False(t, v.ok, "a candidate that matches must be read")
+					settled++
+				case v.holds(n):
 					held++
+				default:
+					t.Errorf("record %d: the comparison with candidate %d does not hold", i, rid)
 				}
 			}
 		}
 		return nil
 	}))
-	require.NotZero(t, compared, "Prepare compared nothing")
-	require.Equal(t, compared, held, "comparisons with unchanged candidates must hold")
+	require.NotZero(t, held, "no comparison was used")
+	require.NotZero(t, settled, "every candidate was decoded again")
+	require.Equal(t, compared, held+settled)
 }

@@ -35,6 +35,24 @@ func (r *resolver) link(a, b *features, det string) (rule string, score float64,
 	return r.fuzzy(a, b)
 }
 
+// ruledOut reports whether link(a, b, "") is certain to be false from
+// what decodeBound reads of b: another tenant, or an upper bound of the
+// weight below every fuzzy rule's threshold.
+func (r *resolver) ruledOut(a, b *features) bool {
+	if a.tenant != b.tenant {
+		return true
+	}
+	if a.key.Compare(b.key) > 0 {
+		a, b = b, a
+	}
+	for _, fr := range r.cfg.Fuzzy {
+		if bound(a, b, fr.set) >= weightFor(fr.Threshold, r.cfg.Prior)-1 {
+			return false
+		}
+	}
+	return true
+}
+
 // fuzzy is link's verdict without a shared email or phone; a and b are in
 // key order and of one tenant.
 func (r *resolver) fuzzy(a, b *features) (rule string, score float64, ok bool) {
