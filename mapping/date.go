@@ -143,7 +143,9 @@ const (
 // without a colon (2015-02-28T08:49:14+0000); the same with a space for the
 // T; 2006-01-02T15:04:05 and 2006-01-02 15:04:05 without an offset, read as
 // UTC; and Unix time as digits, seconds or milliseconds told apart by size
-// (values from 1e11 are milliseconds). Errors wrap crmhub.ErrInvalid.
+// (values from 1e11 are milliseconds). The time in UTC must fall in the
+// years 0000 to 9999, the ones RFC 3339 can write. Errors wrap
+// crmhub.ErrInvalid.
 func ParseTimestamp(s string) (time.Time, error) {
 	orig := s
 	s = Digits(trimSpace(s))
@@ -151,6 +153,14 @@ func ParseTimestamp(s string) (time.Time, error) {
 		return time.Time{}, invalid("timestamp", orig, "empty")
 	}
 	if t, ok := parseZoned(s); ok {
+		// An offset can carry a time written in the year 9999 or 0000 into
+		// the year 10000 or -1 in UTC (9999-12-31T23:59:59-23:59). RFC 3339,
+		// the form timestamps are stored and passed on in, has no such
+		// years and they do not parse back, so they are refused as Unix
+		// time beyond 9999 is.
+		if y := t.UTC().Year(); y < 0 || y > 9999 {
+			return time.Time{}, invalid("timestamp", orig, "out of range: not in the years 0000 to 9999 in UTC")
+		}
 		return t.UTC(), nil
 	}
 	if isASCIIDigits(s) {

@@ -126,6 +126,7 @@ func TestParseTimestamp(t *testing.T) {
 		{"unix milliseconds", "1425113354123", time.Date(2015, 2, 28, 8, 49, 14, 123000000, time.UTC)},
 		{"unix zero", "0", time.Unix(0, 0).UTC()},
 		{"eastern arabic unix", "١٤٢٥١١٣٣٥٤", time.Date(2015, 2, 28, 8, 49, 14, 0, time.UTC)},
+		{"offset within year 9999", "9999-12-31T23:59:59+01:00", time.Date(9999, 12, 31, 22, 59, 59, 0, time.UTC)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,6 +150,8 @@ func TestParseTimestampRejects(t *testing.T) {
 		{"fractional unix", "1425113354.5", "unknown format"},
 		{"unix beyond year 9999", "253402300800000", "out of range"},
 		{"overflow", "99999999999999999999", "out of range"},
+		{"offset carries year 9999 past it", "9999-12-31T23:59:59-23:59", "out of range"},
+		{"offset carries year 0000 before it", "0000-01-01T00:00:00+01:00", "out of range"},
 		{"text", "yesterday", "unknown format"},
 	}
 	for _, tt := range tests {

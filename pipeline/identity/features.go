@@ -26,8 +26,8 @@ type features struct {
 	// streetK and cityK are street and city as strings.
 	streetK string
 	city    []rune
-	cityK  string
-	post   string
+	cityK   string
+	post    string
 	// signature tells people apart under one shared email or phone: the
 	// sorted transliteration keys of the name.
 	signature string
