@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -29,4 +31,25 @@ func anySlice[T any](xs []T) []any {
 
 func sortBy[T any](xs []T, key func(T) int) {
 	slices.SortStableFunc(xs, func(a, b T) int { return key(a) - key(b) })
+}
+
+// eachParallel calls fn(0..n-1) on all cores when n is large enough to be
+// worth the goroutines, and in order otherwise.
+func eachParallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/64)
+	if workers < 2 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < n; i += workers {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
 }
