@@ -162,14 +162,15 @@ func splitFeatures(s string) (parts [12]string, ok bool) {
 }
 
 // decodeBound reads into f only what bound and the tenant check need:
-// most candidates are ruled out by those, and names, street and city are
-// the expensive part of decoding. f is reset first.
+// most candidates are ruled out by those, and the runes of names, street
+// and city are the expensive part of decoding. f is reset first.
 func decodeBound(s string, key Key, f *features) bool {
 	parts, ok := splitFeatures(s)
 	if !ok {
 		return false
 	}
-	*f = features{key: key, tenant: parts[1], dobKey: parts[8], streetK: parts[9], cityK: parts[10], post: parts[11]}
+	*f = features{key: key, tenant: parts[1], dobKey: parts[8], streetK: parts[9], cityK: parts[10], post: parts[11],
+		first: name{key: parts[4], trans: parts[5]}, last: name{key: parts[6], trans: parts[7]}}
 	if parts[2] != "" {
 		f.emails = strings.Split(parts[2], featList)
 	}

@@ -27,10 +27,6 @@ func (l level) weight() float64 {
 	return math.Log2(l.m / l.u)
 }
 
-// fieldMax is the highest weight each field can add, for ruling a pair
-// out before its costly comparisons.
-var fieldMax struct{ first, last, street, city float64 }
-
 func init() {
 	for _, ls := range [][]level{firstLevels, lastLevels, dobLevels, emailLevels, phoneLevels, streetLevels,
 		postLevels, cityLevels} {
@@ -38,15 +34,6 @@ func init() {
 			ls[i].w = math.Log2(ls[i].m / ls[i].u)
 		}
 	}
-	top := func(ls []level) float64 {
-		m := 0.0
-		for _, l := range ls {
-			m = max(m, l.w)
-		}
-		return m
-	}
-	fieldMax.first, fieldMax.last = top(firstLevels), top(lastLevels)
-	fieldMax.street, fieldMax.city = top(streetLevels), top(cityLevels)
 }
 
 // comparison levels per field, last level "different". The probabilities
@@ -198,7 +185,7 @@ func postLevel(a, b *features) int {
 func bound(a, b *features, set fieldSet) float64 {
 	var w float64
 	if set&useName != 0 {
-		w += fieldMax.first + fieldMax.last
+		w += namesBound(a, b)
 	}
 	if set&useBirthday != 0 && a.dobKey != "" && b.dobKey != "" {
 		w += dobLevels[dobLevel(a, b)].w
@@ -213,14 +200,53 @@ func bound(a, b *features, set fieldSet) float64 {
 	}
 	if set&useAddress != 0 {
 		if a.streetK != "" && b.streetK != "" {
-			w += fieldMax.street
+			w += upTo(streetLevels, a.streetK == b.streetK)
 		}
 		if a.post != "" && b.post != "" {
 			w += postLevels[postLevel(a, b)].w
 		}
 		if a.cityK != "" && b.cityK != "" {
-			w += fieldMax.city
+			w += upTo(cityLevels, a.cityK == b.cityK)
 		}
+	}
+	return w
+}
+
+// upTo is the most a field can weigh: its exact level when the values
+// are equal, and otherwise the best of its other levels, since equal
+// strings are what the exact level means.
+func upTo(levels []level, equal bool) float64 {
+	if equal {
+		return levels[0].w
+	}
+	m := math.Inf(-1)
+	for _, l := range levels[1:] {
+		m = max(m, l.w)
+	}
+	return m
+}
+
+// namesBound is the most names can weigh, from the keys and
+// transliteration keys alone.
+func namesBound(a, b *features) float64 {
+	part := func(levels []level, x, y name) (float64, bool) {
+		switch {
+		case x.empty() || y.empty():
+			return 0, false
+		case x.key == y.key:
+			return levels[0].w, true
+		case x.trans == y.trans:
+			return levels[1].w, true
+		}
+		return upTo(levels[1:], false), true
+	}
+	f, _ := part(firstLevels, a.first, b.first)
+	l, _ := part(lastLevels, a.last, b.last)
+	w := f + l
+	sf, okf := part(firstLevels, a.first, b.last)
+	sl, okl := part(lastLevels, a.last, b.first)
+	if okf && okl {
+		w = max(w, sf+sl-swapPenalty)
 	}
 	return w
 }

@@ -489,5 +489,6 @@ func TestBoundIsAnUpperBound(t *testing.T) {
 		check(feats[rng.IntN(len(feats))], feats[rng.IntN(len(feats))])
 	}
 	require.Greater(t, pairs, 1000)
+	t.Logf("%d of %d pairs ruled out by the bound", ruledOut, pairs+5000)
 	require.Greater(t, ruledOut, pairs/2, "most candidates are ruled out by the bound")
 }
