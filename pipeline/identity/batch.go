@@ -131,7 +131,8 @@ func (s *Resolver) newBatch(ctx context.Context, tx *store.Tx, ps []*Prepared) (
 			all[k] = true
 		}
 	}
-	keys := slices.Sorted(maps.Keys(all))
+	// In no particular order: what is read depends on the set alone.
+	keys := slices.Collect(maps.Keys(all))
 	limit := s.r.cfg.MaxBlockSize + 1
 	found, err := keyMembers(ctx, tx, mem, hashKeys(keys), limit)
 	if err != nil {
@@ -194,7 +195,6 @@ func (s *Resolver) newBatch(ctx context.Context, tx *store.Tx, ps []*Prepared) (
 // the match index, or has found to match. The rest, most candidates, were
 // compared by Prepare and ruled out, and need not be decoded again.
 func (b *batch) unsettled(rids []int64) []int64 {
-	entries := b.mem.entries(rids)
 	need := make(map[int64]bool, len(rids))
 	for k, ms := range b.members {
 		if deterministic(k) && len(ms) <= b.s.r.cfg.MaxBlockSize {
@@ -203,6 +203,7 @@ func (b *batch) unsettled(rids []int64) []int64 {
 			}
 		}
 	}
+	b.mem.mu.Lock()
 	for i := range b.recs {
 		for _, k := range b.keys[i] {
 			ms := b.members[k]
@@ -213,12 +214,13 @@ func (b *batch) unsettled(rids []int64) []int64 {
 				if need[m] {
 					continue
 				}
-				if v, ok := b.pre[i][m]; !ok || v.ok || v.enc != entries[m] {
+				if v, ok := b.pre[i][m]; !ok || v.ok || v.enc != b.mem.rec(m) {
 					need[m] = true
 				}
 			}
 		}
 	}
+	b.mem.mu.Unlock()
 	out := rids[:0]
 	for _, m := range rids {
 		if need[m] {

@@ -209,8 +209,12 @@ func (m *memIndex) members(keys []int64, limit int) map[int64][]int64 {
 		case v > 0:
 			out[k] = []int64{v}
 		default:
+			// Clipped, not copied: a caller that appends gets a new
+			// array, and lists change only when a unit of work updates
+			// the index, after its batch has read them.
 			ms := m.multi[-v-1]
-			out[k] = slices.Clone(ms[:min(len(ms), limit)])
+			n := min(len(ms), limit)
+			out[k] = ms[:n:n]
 		}
 	}
 	return out
@@ -292,17 +296,6 @@ func (m *memIndex) candidates(keys []int64, max int) map[int64]string {
 		if rec == "" {
 			delete(out, rid)
 		}
-	}
-	return out
-}
-
-// entries returns the current entries of the given records.
-func (m *memIndex) entries(rids []int64) map[int64]string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make(map[int64]string, len(rids))
-	for _, rid := range rids {
-		out[rid] = m.rec(rid)
 	}
 	return out
 }

@@ -150,7 +150,7 @@ func compare(a, b *features, set fieldSet, explain bool) (float64, []outcome) {
 			switch {
 			case l == 2:
 				l = 3
-			case l == 1 && digitsOf(string(a.street)) != digitsOf(string(b.street)):
+			case l == 1 && !sameDigits(a.streetK, b.streetK):
 				l = 2 // another house number: a typo or a neighbour
 			}
 			note("address.line1", streetLevels[l], func() string { return string(a.street) },
@@ -299,7 +299,7 @@ func nameLevel(x, y name, first bool) int {
 	}
 	// Names that differ in their digits (Walker, Walker2) are accounts
 	// told apart on purpose, not typing mistakes.
-	if digitsOf(x.key) != digitsOf(y.key) {
+	if !sameDigits(x.key, y.key) {
 		return 4
 	}
 	s := jaroWinkler(x.runes, y.runes)
@@ -351,7 +351,7 @@ func emailLevel(a, b *features) (int, string, string) {
 			switch {
 			case e == f:
 				return 0, e, f
-			case best > 1 && digitsOf(e) == digitsOf(f) && (levenshteinAtMost(e, f, 1) ||
+			case best > 1 && sameDigits(e, f) && (levenshteinAtMost(e, f, 1) ||
 				min(len(e), len(f)) >= 12 && levenshteinAtMost(e, f, 2) || jaroWinkler([]rune(e), []rune(f)) >= 0.92):
 				// A typo, unless the digits differ: sara1@ and sara2@ are
 				// two accounts.
@@ -442,13 +442,25 @@ func latin(rs []rune) bool {
 	return true
 }
 
-// digitsOf returns the ASCII digits of s, in order.
-func digitsOf(s string) string {
-	var b []byte
-	for i := 0; i < len(s); i++ {
-		if s[i] >= '0' && s[i] <= '9' {
-			b = append(b, s[i])
+// sameDigits reports whether a and b hold the same ASCII digits in the
+// same order, whatever else they hold. It runs for most compared pairs,
+// so it builds no strings.
+func sameDigits(a, b string) bool {
+	i, j := 0, 0
+	for {
+		for i < len(a) && (a[i] < '0' || a[i] > '9') {
+			i++
 		}
+		for j < len(b) && (b[j] < '0' || b[j] > '9') {
+			j++
+		}
+		if i == len(a) || j == len(b) {
+			return i == len(a) && j == len(b)
+		}
+		if a[i] != b[j] {
+			return false
+		}
+		i++
+		j++
 	}
-	return string(b)
 }

@@ -492,3 +492,35 @@ func TestBoundIsAnUpperBound(t *testing.T) {
 	t.Logf("%d of %d pairs ruled out by the bound", ruledOut, pairs+5000)
 	require.Greater(t, ruledOut, pairs/2, "most candidates are ruled out by the bound")
 }
+
+func TestSameDigits(t *testing.T) {
+	digits := func(s string) string {
+		var b []byte
+		for i := 0; i < len(s); i++ {
+			if s[i] >= '0' && s[i] <= '9' {
+				b = append(b, s[i])
+			}
+		}
+		return string(b)
+	}
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"", "", true},
+		{"walker", "walkre", true},
+		{"walker", "walker2", false},
+		{"sara1@example.com", "sara2@example.com", false},
+		{"12 palm st", "palm st 12", true},
+		{"12 palm st", "21 palm st", false},
+		{"1 2", "12", true},
+		{"1", "", false},
+		{"", "0", false},
+		{"٣ street", "3 street", false}, // only ASCII digits count; Arabic ones are normalized before
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, sameDigits(tt.a, tt.b), "%q %q", tt.a, tt.b)
+		require.Equal(t, tt.want, sameDigits(tt.b, tt.a), "%q %q", tt.b, tt.a)
+		require.Equal(t, digits(tt.a) == digits(tt.b), sameDigits(tt.a, tt.b), "%q %q", tt.a, tt.b)
+	}
+}
