@@ -98,3 +98,18 @@ func CompareVersions(a, b string) int {
 	}
 	return strings.Compare(a, b)
 }
+
+// Delivery identifies one delivery pushed to crmhub from outside, such as a
+// webhook, which carries one or more envelopes.
+type Delivery struct {
+	// Source is the configured source the delivery came to.
+	Source string
+	// Keys are what the sender identifies the delivery by (a delivery id,
+	// an event id per topic): a delivery that shares a key with one
+	// received before is a redelivery. Without keys every delivery is new,
+	// and only the raw landing table tells the same record twice.
+	Keys []string
+	// Meta are details of the delivery (topic, API version, delivery id)
+	// kept with each landed record. Never customer data.
+	Meta map[string]string
+}

@@ -132,6 +132,9 @@ type HTTPConfig struct {
 	ReadTimeout Duration `yaml:"read_timeout"`
 	// WriteTimeout bounds writing a response; default 30s.
 	WriteTimeout Duration `yaml:"write_timeout"`
+	// IdleTimeout bounds how long a keep-alive connection waits for its
+	// next request; default 2m.
+	IdleTimeout Duration `yaml:"idle_timeout"`
 	// MaxBodyBytes caps request bodies (webhooks included); default 1 MiB.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 }

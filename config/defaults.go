@@ -12,6 +12,7 @@ const (
 	DefaultListen            = ":8080"
 	DefaultReadTimeout       = Duration(10 * time.Second)
 	DefaultWriteTimeout      = Duration(30 * time.Second)
+	DefaultIdleTimeout       = Duration(2 * time.Minute)
 	DefaultMaxBodyBytes      = 1 << 20
 	DefaultShopifyAPIVersion = "2026-01"
 	DefaultShopifyBackfill   = Duration(60 * Day)
@@ -46,6 +47,7 @@ func (c *Config) ApplyDefaults() {
 	setDefault(&c.HTTP.Listen, DefaultListen)
 	setDefault(&c.HTTP.ReadTimeout, DefaultReadTimeout)
 	setDefault(&c.HTTP.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&c.HTTP.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&c.HTTP.MaxBodyBytes, DefaultMaxBodyBytes)
 
 	setDefault(&c.Log.Level, "info")

@@ -243,6 +243,9 @@ func (v *checker) http() {
 	if h.WriteTimeout <= 0 {
 		v.add("http.write_timeout", "must be positive", "remove it to use 30s, or set e.g. 60s")
 	}
+	if h.IdleTimeout <= 0 {
+		v.add("http.idle_timeout", "must be positive", "remove it to use 2m, or set e.g. 5m")
+	}
 	if h.MaxBodyBytes <= 0 {
 		v.add("http.max_body_bytes", "must be positive", "remove it to use 1 MiB, or set a size in bytes, e.g. 1048576")
 	}

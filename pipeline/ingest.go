@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -59,13 +60,34 @@ type Checkpoint struct {
 // Envelopes without an idempotency key get the default one; a zero
 // ReceivedAt is set to now.
 func (in *Ingester) Ingest(ctx context.Context, envs []crmhub.Envelope, cp *Checkpoint) error {
+	_, err := in.ingest(ctx, envs, cp, nil)
+	return err
+}
+
+// Receive is Ingest for a delivery pushed from outside: unless a delivery
+// with one of d's keys was received before, it lands and publishes envs
+// and claims d's keys, and reports fresh. A redelivery changes nothing and
+// reports false with a nil error. When Receive returns nil the records are
+// durable and the sender may be told so.
+//
+// Concurrent calls on the embedded store share their disk flushes (see
+// store.Store.InTxShared), so that many small deliveries do not queue
+// behind one flush each.
+func (in *Ingester) Receive(ctx context.Context, d crmhub.Delivery, envs []crmhub.Envelope) (fresh bool, err error) {
+	return in.ingest(ctx, envs, nil, &d)
+}
+
+// errSeen rolls back the unit of work of a redelivery.
+var errSeen = errors.New("delivery received before")
+
+func (in *Ingester) ingest(ctx context.Context, envs []crmhub.Envelope, cp *Checkpoint, d *crmhub.Delivery) (bool, error) {
 	in.initRaw.Do(func() {
 		if si, ok := in.pub.(message.SubscribeInitializer); ok {
 			in.initErr = si.SubscribeInitialize(TopicRaw)
 		}
 	})
 	if in.initErr != nil {
-		return fmt.Errorf("ingest: prepare %s: %w", TopicRaw, in.initErr)
+		return false, fmt.Errorf("ingest: prepare %s: %w", TopicRaw, in.initErr)
 	}
 	recs := make([]store.RawRecord, len(envs))
 	msgs := make([]*message.Message, len(envs))
@@ -79,42 +101,88 @@ func (in *Ingester) Ingest(ctx context.Context, envs []crmhub.Envelope, cp *Chec
 			e.IdempotencyKey = e.DefaultIdempotencyKey()
 		}
 		if err := e.Validate(); err != nil {
-			return fmt.Errorf("ingest record %d: %w", i, err)
+			return false, fmt.Errorf("ingest record %d: %w", i, err)
+		}
+		meta := map[string]string{"source_type": e.SourceType, "idempotency_key": e.IdempotencyKey}
+		if d != nil {
+			for k, v := range d.Meta {
+				if _, ok := meta[k]; !ok && v != "" {
+					meta[k] = v
+				}
+			}
 		}
 		recs[i] = store.RawRecord{Source: e.Source, Entity: string(e.Entity), ExternalID: e.ExternalID,
-			Version: e.Version, Payload: e.Payload, ReceivedAt: e.ReceivedAt,
-			Meta: map[string]string{"source_type": e.SourceType, "idempotency_key": e.IdempotencyKey}}
+			Version: e.Version, Payload: e.Payload, ReceivedAt: e.ReceivedAt, Meta: meta}
 		msgs[i] = ToMessage(*e)
 	}
-	err := in.store.InTx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.InsertRaw(ctx, recs); err != nil {
-			return err
-		}
-		if in.outbox == nil {
-			return nil
-		}
-		if err := in.outbox.PublishTx(ctx, tx.SQL(), TopicRaw, msgs...); err != nil {
-			return fmt.Errorf("publish %d records: %w", len(msgs), err)
+	inTx := in.store.InTx
+	if d != nil {
+		inTx = in.store.InTxShared
+	}
+	// marks saves what says the records are safe: the connector's cursor,
+	// the delivery's keys.
+	marks := func(tx *store.Tx) error {
+		if d != nil && len(d.Keys) > 0 {
+			fresh, err := tx.ClaimDelivery(ctx, d.Source, d.Keys)
+			if err != nil {
+				return err
+			}
+			if !fresh {
+				return errSeen
+			}
 		}
 		if cp != nil {
 			return tx.SaveCheckpoint(ctx, cp.Source, cp.Stream, cp.Cursor)
 		}
 		return nil
-	})
-	if err != nil || in.outbox != nil {
-		return wrapIngest(err)
 	}
-	// A bus of its own (NATS): publish after the landing commits, then move
-	// the cursor. A crash in between repeats the publish, never skips it.
+	if in.outbox != nil {
+		err := inTx(ctx, func(tx *store.Tx) error {
+			// The claim comes first: a concurrent delivery with the same
+			// key waits for it and then finds it.
+			if err := marks(tx); err != nil {
+				return err
+			}
+			if _, err := tx.InsertRaw(ctx, recs); err != nil {
+				return err
+			}
+			if err := in.outbox.PublishTx(ctx, tx.SQL(), TopicRaw, msgs...); err != nil {
+				return fmt.Errorf("publish %d records: %w", len(msgs), err)
+			}
+			return nil
+		})
+		if errors.Is(err, errSeen) {
+			return false, nil
+		}
+		return err == nil, wrapIngest(err)
+	}
+	// A bus of its own (NATS): publish after the landing commits, then
+	// save the marks. A crash in between repeats the publish, never skips
+	// it; two deliveries with one key at once may both publish, which the
+	// idempotent stages absorb.
+	if d != nil && len(d.Keys) > 0 {
+		seen, err := in.store.DeliverySeen(ctx, d.Source, d.Keys)
+		if err != nil || seen {
+			return false, wrapIngest(err)
+		}
+	}
+	if err := inTx(ctx, func(tx *store.Tx) error {
+		_, err := tx.InsertRaw(ctx, recs)
+		return err
+	}); err != nil {
+		return false, wrapIngest(err)
+	}
 	if err := in.pub.Publish(TopicRaw, msgs...); err != nil {
-		return fmt.Errorf("ingest: publish %d records: %w", len(msgs), err)
+		return false, fmt.Errorf("ingest: publish %d records: %w", len(msgs), err)
 	}
-	if cp != nil {
-		return wrapIngest(in.store.InTx(ctx, func(tx *store.Tx) error {
-			return tx.SaveCheckpoint(ctx, cp.Source, cp.Stream, cp.Cursor)
-		}))
+	if cp == nil && d == nil {
+		return true, nil
 	}
-	return nil
+	err := inTx(ctx, marks)
+	if errors.Is(err, errSeen) {
+		return false, nil
+	}
+	return err == nil, wrapIngest(err)
 }
 
 func wrapIngest(err error) error {

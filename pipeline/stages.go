@@ -23,6 +23,12 @@ type MapSource struct {
 	// Rules map the source's raw records; nil means the source has no
 	// mapping, and its records go to the dead letters until it has one.
 	Rules *mapping.Rules
+	// ByEntity, when set, maps records by their entity instead, for a
+	// connector that delivers several kinds of records (a shop's customers
+	// and orders). A record of an entity without rules here (a deletion, a
+	// privacy request, a topic crmhub does not know) is landed only: the
+	// map stage and rebuild leave it alone, with no dead letter.
+	ByEntity map[crmhub.Entity]*mapping.Rules
 	// Source names the source, its connector type, tenant and default
 	// phone region.
 	Source identity.Source
@@ -81,10 +87,10 @@ func (st *Stages) Map(msg *message.Message) ([]*message.Message, error) {
 
 // MapEnvelope maps one raw envelope into its canonical envelope: for a
 // customer the payload is an identity.Record, for other entities the
-// mapped fields.
+// mapped fields. It returns nil for a record its source does not map.
 func (st *Stages) MapEnvelope(e crmhub.Envelope) (*crmhub.Envelope, error) {
 	m, src, err := st.mapped(e)
-	if err != nil {
+	if err != nil || m.Entity == "" {
 		return nil, err
 	}
 	out := e
@@ -120,8 +126,15 @@ func (st *Stages) CustomerRecord(e crmhub.Envelope) (rec identity.Record, ok boo
 	return rec, err == nil, err
 }
 
+// mapped maps a raw envelope with its source's rules; a zero Mapped with a
+// nil error means the record is not to be mapped (see MapSource.ByEntity).
 func (st *Stages) mapped(e crmhub.Envelope) (mapping.Mapped, MapSource, error) {
 	src, ok := st.sources[e.Source]
+	if ok && src.ByEntity != nil {
+		if src.Rules = src.ByEntity[e.Entity]; src.Rules == nil {
+			return mapping.Mapped{}, src, nil
+		}
+	}
 	if !ok || src.Rules == nil {
 		return mapping.Mapped{}, src, crmhub.Permanent(fmt.Errorf("map %s record %s: source %q has no mapping", e.Entity, e.ExternalID, e.Source))
 	}

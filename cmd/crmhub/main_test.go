@@ -157,7 +157,7 @@ func TestMigrateAndStatusOnBothStores(t *testing.T) {
 			var rep statusReport
 			require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
 			require.Equal(t, driver, rep.Store.Driver)
-			require.EqualValues(t, 3, rep.Store.SchemaVersion)
+			require.EqualValues(t, 4, rep.Store.SchemaVersion)
 			require.Zero(t, rep.Store.PendingMigrates)
 			require.NotContains(t, rep.Store.Location, "@", "no credentials in the location")
 		})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/crmhub/crmhub/config"
 	"github.com/crmhub/crmhub/connectors/sample"
+	"github.com/crmhub/crmhub/connectors/shopify"
 	"github.com/crmhub/crmhub/mapping"
 	"github.com/crmhub/crmhub/pipeline"
 	"github.com/crmhub/crmhub/pipeline/identity"
@@ -24,6 +25,22 @@ func mapSources(cfg *config.Config) (map[string]pipeline.MapSource, error) {
 		ms := pipeline.MapSource{Source: identity.Source{Name: src.Name, Type: src.Type, Tenant: src.Tenant,
 			DefaultRegion: src.DefaultRegion}}
 		switch {
+		case src.Type == shopify.SourceType:
+			// A shop delivers customers, orders and more: each entity has
+			// its mapping, and a mapping file replaces the built-in one of
+			// its entity.
+			byEntity, err := shopify.Mappings()
+			if err != nil {
+				return nil, err
+			}
+			if src.Mapping != "" {
+				rules, err := mapping.Load(src.Mapping)
+				if err != nil {
+					return nil, fmt.Errorf("source %s: %w", src.Name, err)
+				}
+				byEntity[rules.Entity] = rules
+			}
+			ms.ByEntity = byEntity
 		case src.Mapping != "":
 			rules, err := mapping.Load(src.Mapping)
 			if err != nil {
@@ -60,7 +77,7 @@ func (a *app) newStages(sources map[string]pipeline.MapSource) *pipeline.Stages 
 }
 
 // runUntil runs the stages until done reports true or ctx ends, then shuts
-// the pipeline down.
+// the pipeline down. A nil done runs them until ctx ends.
 func (a *app) runUntil(ctx context.Context, st *pipeline.Stages, done func(context.Context) (bool, error)) error {
 	// A one-off run (import) reports what matters itself; the router's
 	// start and stop chatter is left to debug logging.
@@ -76,6 +93,9 @@ func (a *app) runUntil(ctx context.Context, st *pipeline.Stages, done func(conte
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- p.Run(runCtx) }()
+	if done == nil {
+		return ignoreCanceled(<-errc)
+	}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {

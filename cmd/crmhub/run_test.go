@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmhub/crmhub/connectors/shopify"
+	"github.com/crmhub/crmhub/store"
+)
+
+const runConfig = `store: {driver: sqlite, dsn: crmhub.db}
+bus: {driver: sqlite}
+http: {listen: "127.0.0.1:0"}
+log: {level: info, format: text}
+sources:
+  - name: main-store
+    type: shopify
+    shop: example.myshopify.com
+    access_token: ${CRMHUB_TEST_SHOPIFY_TOKEN}
+    webhook_secret: ${CRMHUB_TEST_WEBHOOK_SECRET}
+    webhook_secrets_previous: ["${CRMHUB_TEST_WEBHOOK_SECRET_OLD}"]
+`
+
+// running is a `crmhub run` in a goroutine.
+type running struct {
+	cancel context.CancelFunc
+	code   chan int
+	stderr *lockedBuffer
+	addr   string
+}
+
+func startRun(t *testing.T, path string) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{cancel: cancel, code: make(chan int, 1), stderr: &lockedBuffer{}}
+	go func() { r.code <- run(ctx, []string{"run", "-c", path}, &bytes.Buffer{}, r.stderr) }()
+	listening := regexp.MustCompile(`msg="http server listening".* addr=(\S+)`)
+	require.Eventually(t, func() bool {
+		m := listening.FindStringSubmatch(r.stderr.String())
+		if m != nil {
+			r.addr = m[1]
+		}
+		return m != nil
+	}, 60*time.Second, 10*time.Millisecond, "crmhub run did not start: %s", r.stderr)
+	return r
+}
+
+// stop cancels the run, as SIGINT and SIGTERM do through main's context,
+// and returns its exit code.
+func (r *running) stop(t *testing.T) int {
+	t.Helper()
+	r.cancel()
+	select {
+	case code := <-r.code:
+		return code
+	case <-time.After(30 * time.Second):
+		t.Fatalf("crmhub run did not stop within 30s: %s", r.stderr)
+		return -1
+	}
+}
+
+func (r *running) deliver(t *testing.T, secret, webhookID string, body []byte) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://"+r.addr+"/webhooks/shopify/main-store", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set(shopify.HeaderTopic, "customers/create")
+	req.Header.Set(shopify.HeaderWebhookID, webhookID)
+	req.Header.Set(shopify.HeaderShopDomain, "example.myshopify.com")
+	req.Header.Set(shopify.HeaderHMAC, shopify.Sign(secret, body))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestRunReceivesShopifyWebhooksIntoProfiles(t *testing.T) {
+	t.Setenv("CRMHUB_TEST_SHOPIFY_TOKEN", "shpat_test_token")
+	t.Setenv("CRMHUB_TEST_WEBHOOK_SECRET", "new-webhook-secret")
+	t.Setenv("CRMHUB_TEST_WEBHOOK_SECRET_OLD", "old-webhook-secret")
+	dir := t.TempDir()
+	path := writeFile(t, dir, "crmhub.yaml", runConfig)
+	ctx := context.Background()
+
+	r := startRun(t, path)
+	resp, err := http.Get("http://" + r.addr + "/healthz")
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	customer := func(id int, email string) []byte {
+		return fmt.Appendf(nil, `{"id":%d,"email":%q,"first_name":"Sara","last_name":"Al Amiri","phone":"+971501234567",`+
+			`"updated_at":"2026-03-01T10:00:00+04:00","addresses":[]}`, id, email)
+	}
+	require.Equal(t, http.StatusUnauthorized, r.deliver(t, "forged", "w-0", customer(1, "x@example.com")))
+	require.Equal(t, http.StatusOK, r.deliver(t, "new-webhook-secret", "w-1", customer(7039114952811000001, "sara@example.com")))
+
+	s, err := store.Open(ctx, store.Options{Driver: store.DriverSQLite, DSN: filepath.Join(dir, "crmhub.db")})
+	require.NoError(t, err)
+	defer s.Close()
+	var customerID string
+	require.Eventually(t, func() bool {
+		err := s.ReadDB().QueryRowContext(ctx, `SELECT customer_id FROM identities
+			WHERE source = 'main-store' AND external_id = '7039114952811000001'`).Scan(&customerID)
+		return err == nil
+	}, 60*time.Second, 20*time.Millisecond, "the webhook became a profile")
+	c, err := s.Customer(ctx, customerID)
+	require.NoError(t, err)
+	require.Equal(t, "sara@example.com", c.Email)
+	require.Equal(t, "+971501234567", c.Phone)
+
+	// A delivery answered 200 right before the stop is not lost: it is in
+	// the landing table, and the next run makes a profile of it.
+	require.Equal(t, http.StatusOK, r.deliver(t, "old-webhook-secret", "w-2", customer(7039114952811000002, "omar@example.com")))
+	require.Equal(t, exitOK, r.stop(t), r.stderr.String())
+	require.Contains(t, r.stderr.String(), "crmhub stopped")
+	counts, err := s.Counts(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, counts.RawRecords)
+
+	r = startRun(t, path)
+	require.Eventually(t, func() bool {
+		var n int
+		err := s.ReadDB().QueryRowContext(ctx, `SELECT COUNT(*) FROM identities WHERE source = 'main-store'`).Scan(&n)
+		return err == nil && n == 2
+	}, 60*time.Second, 20*time.Millisecond)
+	require.Equal(t, exitOK, r.stop(t), r.stderr.String())
+	for _, leak := range []string{"sara@example.com", "omar@example.com", "Al Amiri", "new-webhook-secret", "old-webhook-secret"} {
+		require.NotContains(t, r.stderr.String(), leak, "logs carry no customer data and no secret")
+	}
+}
+
+// lockedBuffer is a stderr that the command writes while the test reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
