@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
@@ -68,6 +69,13 @@ func NormalizeName(s string) string {
 // to the word that follows, so "Al Amiri", "Al-Amiri" and "Alamiri" share
 // the key "alamiri", and "ال عامري" and "العامري" share "العامري".
 func NameMatchKey(s string) string {
+	if k, ok := nameMatchKeyASCII(s); ok {
+		return k
+	}
+	return nameMatchKeyUnicode(s)
+}
+
+func nameMatchKeyUnicode(s string) string {
 	// A Caser keeps state and must not be shared between goroutines.
 	// Fold maps Cherokee capitals to small letters and small letters to
 	// capitals, so applied to its own output it flips back; lowering what
@@ -94,6 +102,35 @@ func NameMatchKey(s string) string {
 	// Recompose what NFD split and removing marks did not touch (Hangul).
 	tokens := strings.Fields(norm.NFC.String(b.String()))
 	return strings.Join(joinPrefixes(tokens), " ")
+}
+
+// nameMatchKeyASCII is NameMatchKey for input of ASCII bytes only, the
+// common case, without the Unicode normalization passes: for ASCII they
+// change nothing but letter case. ok is false for any other input.
+func nameMatchKeyASCII(s string) (key string, ok bool) {
+	var buf [64]byte
+	b := buf[:0]
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= utf8.RuneSelf:
+			return "", false
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+			b = append(b, c)
+		case 'A' <= c && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		case c == '\'', c == '`':
+			// apostrophes: removed, as isApostrophe says
+		case c == ' ', '\t' <= c && c <= '\r':
+			b = append(b, ' ')
+		case c < ' ', c == 0x7F:
+			// other control characters: removed, as NormalizeName does
+		default:
+			// every other printable ASCII character is punctuation or a
+			// symbol, which NameMatchKey turns into a space
+			b = append(b, ' ')
+		}
+	}
+	return strings.Join(joinPrefixes(strings.Fields(string(b))), " "), true
 }
 
 // nameFold maps letters to the form they are compared in. It applies after

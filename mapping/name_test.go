@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -148,7 +149,40 @@ func FuzzNameKeys(f *testing.F) {
 		if NameMatchKey(n) != k {
 			t.Fatalf("NameMatchKey differs after NormalizeName on %q", s)
 		}
+		if ascii, ok := nameMatchKeyASCII(s); ok && ascii != nameMatchKeyUnicode(s) {
+			t.Fatalf("NameMatchKey(%q): %q on the ASCII path, %q on the Unicode one", s, ascii, nameMatchKeyUnicode(s))
+		}
 		_ = NameTokens(s, s)
-		_ = TransliterationKey(s)
+		if TransliterationKey(s) != TransliterationKeyOf(k) {
+			t.Fatalf("TransliterationKey(%q) is not TransliterationKeyOf its match key", s)
+		}
 	})
+}
+
+// TestNameMatchKeyASCIIPath checks that ASCII input, which takes a path
+// without Unicode normalization, gets the key the full path gives: every
+// ASCII byte alone and between letters, and random ASCII strings.
+func TestNameMatchKeyASCIIPath(t *testing.T) {
+	var inputs []string
+	for c := range 0x80 {
+		inputs = append(inputs, string(rune(c)), "Ab"+string(rune(c))+"Cd", "al"+string(rune(c))+"Amiri")
+	}
+	inputs = append(inputs, "", "   ", "O'Brien", "Abd al-Rahman", "AL-AMIRI", "abd ul 0", "Mary-Jane  Smith\t", "x`y",
+		"El Sayed", "al", "Al", "abd el al x")
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "abcdeflrsuyzABDELRSUZ0123456789 '`-_.,\t\n\x01\x7f\\/"
+	for range 20000 {
+		b := make([]byte, rng.IntN(16))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		inputs = append(inputs, string(b))
+	}
+	for _, s := range inputs {
+		got, ok := nameMatchKeyASCII(s)
+		require.True(t, ok, "%q", s)
+		require.Equal(t, nameMatchKeyUnicode(s), got, "%q", s)
+	}
+	_, ok := nameMatchKeyASCII("Sára")
+	require.False(t, ok)
 }

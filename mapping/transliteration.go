@@ -20,7 +20,13 @@ import "strings"
 // "a" (y counts as a vowel except at the start) and collapses doubled
 // letters.
 func TransliterationKey(s string) string {
-	tokens := strings.Fields(NameMatchKey(s))
+	return TransliterationKeyOf(NameMatchKey(s))
+}
+
+// TransliterationKeyOf is TransliterationKey for a name's NameMatchKey,
+// for callers that have computed that already.
+func TransliterationKeyOf(matchKey string) string {
+	tokens := strings.Fields(matchKey)
 	for i, t := range tokens {
 		if isLatinWord(t) {
 			tokens[i] = phoneticKey(t)

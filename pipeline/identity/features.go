@@ -48,7 +48,7 @@ func newName(s string) name {
 	if k == "" {
 		return name{}
 	}
-	return name{key: k, runes: []rune(k), trans: mapping.TransliterationKey(s)}
+	return name{key: k, runes: []rune(k), trans: mapping.TransliterationKeyOf(k)}
 }
 
 func (n name) empty() bool { return n.key == "" }
