@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -20,13 +21,17 @@ type Resolver struct {
 	r *resolver
 	// mem is the match index of a SQLite store; see memIndex.
 	mem *memIndex
+	// preparing bounds how many records Prepare works on at once, across
+	// all callers; see Prepare.
+	preparing chan struct{}
 	// Now stamps merges; tests replace it.
 	Now func() time.Time
 }
 
 // NewResolver returns a Resolver with the rules in cfg.
 func NewResolver(cfg Config) *Resolver {
-	return &Resolver{r: newResolver(cfg), mem: newMemIndex(), Now: time.Now}
+	return &Resolver{r: newResolver(cfg), mem: newMemIndex(), Now: time.Now,
+		preparing: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))}
 }
 
 // Outcome says what resolving one record did.

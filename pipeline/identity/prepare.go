@@ -25,13 +25,22 @@ type Prepared struct {
 // Record returns the record p was prepared from.
 func (p *Prepared) Record() Record { return p.rec }
 
-// Prepare makes records ready for ApplyPrepared, on all cores. It needs no
-// unit of work and may run while one writes: a candidate that changes or
-// appears before the records are applied is compared again then.
+// Prepare makes records ready for ApplyPrepared. It needs no unit of work
+// and may run while one writes: a candidate that changes or appears before
+// the records are applied is compared again then.
+//
+// All callers together prepare on one core fewer than the process has:
+// the unit of work is what limits throughput, and Go schedules goroutines
+// without priorities, so a writer sharing every core with preparation
+// would get only part of one.
 func (s *Resolver) Prepare(recs []Record) ([]*Prepared, error) {
 	out := make([]*Prepared, len(recs))
 	errs := make([]error, len(recs))
-	parallel(len(recs), func(i int) { out[i], errs[i] = s.prepare(recs[i]) })
+	parallel(len(recs), func(i int) {
+		s.preparing <- struct{}{}
+		out[i], errs[i] = s.prepare(recs[i])
+		<-s.preparing
+	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
