@@ -186,6 +186,9 @@ type SourceConfig struct {
 	Streams []string `yaml:"streams,omitempty"`
 	// Backfill is how far back the first shopify sync reaches.
 	Backfill Duration `yaml:"backfill,omitempty"`
+	// Overlap is how far before its checkpoint each shopify pull starts
+	// again: Shopify's search can lag behind a record's updated_at.
+	Overlap Duration `yaml:"overlap,omitempty"`
 
 	// PropertyID is the numeric GA4 property.
 	PropertyID string `yaml:"property_id,omitempty"`

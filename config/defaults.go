@@ -16,6 +16,7 @@ const (
 	DefaultMaxBodyBytes      = 1 << 20
 	DefaultShopifyAPIVersion = "2026-01"
 	DefaultShopifyBackfill   = Duration(60 * Day)
+	DefaultShopifyOverlap    = Duration(5 * time.Minute)
 	DefaultGA4Lookback       = Duration(3 * Day)
 	DefaultMetaAPIVersion    = "v21.0"
 	DefaultSignatureHeader   = "X-Signature-256"
@@ -59,6 +60,7 @@ func (c *Config) ApplyDefaults() {
 		case "shopify":
 			setDefault(&s.APIVersion, DefaultShopifyAPIVersion)
 			setDefault(&s.Backfill, DefaultShopifyBackfill)
+			setDefault(&s.Overlap, DefaultShopifyOverlap)
 			if len(s.Streams) == 0 {
 				s.Streams = []string{"customers", "orders"}
 			}

@@ -149,6 +149,10 @@ func (v *checker) shopify(s *SourceConfig, at func(string) string, owner string)
 	}
 	v.subset(at("streams"), s.Streams, []string{"customers", "orders"})
 	v.vendorSchedule(at("schedule"), s.Schedule)
+	if s.Overlap > Duration(Day) {
+		v.add(at("overlap"), fmt.Sprintf("overlap %s is longer than a day", s.Overlap),
+			"a few minutes covers Shopify's search lag; remove it for "+DefaultShopifyOverlap.String())
+	}
 }
 
 // vendorSchedule keeps pulls from rate-limited vendor APIs to at most one

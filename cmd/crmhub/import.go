@@ -226,8 +226,8 @@ func (imp *importer) deadLetter(ctx context.Context, line file.Line, reason erro
 	})
 }
 
-// progress shows how an import goes: a line rewritten in place on a
-// terminal, a line every ten seconds otherwise.
+// progress shows how a long command goes (import, sync): a line
+// rewritten in place on a terminal, a line every ten seconds otherwise.
 type progress struct {
 	w        io.Writer
 	terminal bool
@@ -245,24 +245,42 @@ func newProgress(w io.Writer) *progress {
 }
 
 func (p *progress) tick(lines, bad int) {
+	if p.due() {
+		p.show(fmt.Sprintf("%d lines read (%.0f/s), %d bad", lines, p.rate(lines), bad))
+	}
+}
+
+// due says whether it is time for another progress line.
+func (p *progress) due() bool {
 	every := 10 * time.Second
 	if p.terminal {
 		every = 200 * time.Millisecond
 	}
 	if time.Since(p.last) < every {
-		return
+		return false
 	}
 	p.last = time.Now()
-	rate := float64(lines) / time.Since(p.start).Seconds()
+	return true
+}
+
+// rate is n per second since the start.
+func (p *progress) rate(n int) float64 { return float64(n) / time.Since(p.start).Seconds() }
+
+func (p *progress) show(msg string) {
 	if p.terminal {
-		fprintf(p.w, "\r%d lines read (%.0f/s), %d bad", lines, rate, bad)
+		fprintf(p.w, "\r%s", msg)
 	} else {
-		fprintf(p.w, "%d lines read (%.0f/s), %d bad\n", lines, rate, bad)
+		fprintf(p.w, "%s\n", msg)
 	}
 }
 
 func (p *progress) done(lines int) {
+	p.finish(fmt.Sprintf("%d lines read", lines))
+}
+
+// finish ends the line rewritten in place, if one was shown.
+func (p *progress) finish(what string) {
 	if p.terminal && time.Since(p.start) > 200*time.Millisecond {
-		fprintf(p.w, "\r%d lines read in %s\n", lines, time.Since(p.start).Round(time.Millisecond))
+		fprintf(p.w, "\r%s in %s\n", what, time.Since(p.start).Round(time.Millisecond))
 	}
 }
