@@ -124,6 +124,24 @@ func TestArrivalOrderDoesNotMatter(t *testing.T) {
 	}
 }
 
+// supersededFeed returns recs as version 2 in a random order, every
+// nth of them preceded somewhere by a version 1 under another name.
+func supersededFeed(rng *rand.Rand, recs []Record, every int) []Record {
+	var feed []Record
+	for j, r := range recs {
+		r.Version = "2"
+		if j%every == 0 {
+			early := r
+			early.Version = "1"
+			early.Fields = map[string][]string{"first_name": {"Someone"}, "last_name": {"Else"}}
+			feed = append(feed, early)
+		}
+		feed = append(feed, r)
+	}
+	rng.Shuffle(len(feed), func(a, b int) { feed[a], feed[b] = feed[b], feed[a] })
+	return feed
+}
+
 // TestApplyBatchMatchesResolve feeds the records in random orders and
 // random batch sizes, with every fifth record sent twice (once before its
 // final version, with another name), and compares the clusters with
@@ -139,18 +157,7 @@ func TestApplyBatchMatchesResolve(t *testing.T) {
 	ctx := context.Background()
 	for i := range orders {
 		rng := rand.New(rand.NewPCG(uint64(i), 2))
-		var feed []Record
-		for j, r := range recs {
-			r.Version = "2"
-			if j%5 == 0 {
-				early := r
-				early.Version = "1"
-				early.Fields = map[string][]string{"first_name": {"Someone"}, "last_name": {"Else"}}
-				feed = append(feed, early)
-			}
-			feed = append(feed, r)
-		}
-		rng.Shuffle(len(feed), func(a, b int) { feed[a], feed[b] = feed[b], feed[a] })
+		feed := supersededFeed(rng, recs, 5)
 		s := storetest.SQLite(t)
 		res := NewResolver(cfg)
 		for start := 0; start < len(feed); {

@@ -22,18 +22,7 @@ func TestPreparedAheadMatchesResolve(t *testing.T) {
 	ctx := context.Background()
 	for i := range 4 {
 		rng := rand.New(rand.NewPCG(uint64(i), 7))
-		var feed []Record
-		for j, r := range recs {
-			r.Version = "2"
-			if j%3 == 0 {
-				early := r
-				early.Version = "1"
-				early.Fields = map[string][]string{"first_name": {"Someone"}, "last_name": {"Else"}}
-				feed = append(feed, early)
-			}
-			feed = append(feed, r)
-		}
-		rng.Shuffle(len(feed), func(a, b int) { feed[a], feed[b] = feed[b], feed[a] })
+		feed := supersededFeed(rng, recs, 3)
 		s := storetest.SQLite(t)
 		res := NewResolver(cfg)
 		require.NoError(t, res.Warm(ctx, s))
