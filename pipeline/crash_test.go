@@ -1,7 +1,6 @@
 package pipeline_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmhub/crmhub"
+	"github.com/crmhub/crmhub/internal/syncbuf"
 	"github.com/crmhub/crmhub/pipeline"
 	"github.com/crmhub/crmhub/pipeline/bus"
 	"github.com/crmhub/crmhub/store"
@@ -121,35 +120,16 @@ func TestCrashLosesNothingAndDuplicatesNothing(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer the child's output goroutine and the test
-// may use at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // childReady is what the child prints once it handles SIGTERM; a signal
 // sent earlier would kill it before it could shut down gracefully.
 const childReady = "crash child: ready"
 
-func startCrashChild(t *testing.T, driver, dsn string, seed uint64) (*exec.Cmd, *syncBuffer) {
+func startCrashChild(t *testing.T, driver, dsn string, seed uint64) (*exec.Cmd, *syncbuf.Buffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envCrashChild+"=1", envCrashDriver+"="+driver, envCrashDSN+"="+dsn,
 		envCrashRecords+"="+strconv.Itoa(crashRecords), envCrashSeed+"="+strconv.FormatUint(seed, 10))
-	logs := new(syncBuffer)
+	logs := new(syncbuf.Buffer)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	require.NoError(t, cmd.Start())
 	return cmd, logs

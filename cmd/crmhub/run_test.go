@@ -7,13 +7,13 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmhub/crmhub/connectors/shopify"
+	"github.com/crmhub/crmhub/internal/syncbuf"
 	"github.com/crmhub/crmhub/store"
 )
 
@@ -34,14 +34,14 @@ sources:
 type running struct {
 	cancel context.CancelFunc
 	code   chan int
-	stderr *lockedBuffer
+	stderr *syncbuf.Buffer
 	addr   string
 }
 
 func startRun(t *testing.T, path string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{cancel: cancel, code: make(chan int, 1), stderr: &lockedBuffer{}}
+	r := &running{cancel: cancel, code: make(chan int, 1), stderr: &syncbuf.Buffer{}}
 	go func() { r.code <- run(ctx, []string{"run", "-c", path}, &bytes.Buffer{}, r.stderr) }()
 	listening := regexp.MustCompile(`msg="http server listening".* addr=(\S+)`)
 	require.Eventually(t, func() bool {
@@ -136,22 +136,4 @@ func TestRunReceivesShopifyWebhooksIntoProfiles(t *testing.T) {
 	for _, leak := range []string{"sara@example.com", "omar@example.com", "Al Amiri", "new-webhook-secret", "old-webhook-secret"} {
 		require.NotContains(t, r.stderr.String(), leak, "logs carry no customer data and no secret")
 	}
-}
-
-// lockedBuffer is a stderr that the command writes while the test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/crmhub/crmhub/api"
 	"github.com/crmhub/crmhub/config"
 	"github.com/crmhub/crmhub/connectors/shopify"
+	"github.com/crmhub/crmhub/internal/syncbuf"
 	"github.com/crmhub/crmhub/pipeline"
 	"github.com/crmhub/crmhub/pipeline/bus"
 	"github.com/crmhub/crmhub/pipeline/identity"
@@ -42,7 +43,7 @@ type hub struct {
 	store *store.Store
 	bus   bus.PubSub
 	url   string
-	logs  *syncBuffer
+	logs  *syncbuf.Buffer
 }
 
 type hubOptions struct {
@@ -63,7 +64,7 @@ func newHub(t testing.TB, o hubOptions) *hub {
 		PollInterval: 10 * time.Millisecond})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close() })
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	wh, err := shopify.NewWebhooks(pipeline.NewIngester(s, b, true), log, o.sources...)
 	require.NoError(t, err)
@@ -494,24 +495,6 @@ func settle(t testing.TB, s *store.Store) {
 		prev = cur
 		return stable >= 5
 	}, 60*time.Second, 50*time.Millisecond)
-}
-
-// syncBuffer is a log sink for concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 var _ shopify.Ingester = (*pipeline.Ingester)(nil)
