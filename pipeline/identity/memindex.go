@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"slices"
 	"sync"
 
 	"github.com/crmhub/crmhub/store"
@@ -29,14 +28,13 @@ type memIndex struct {
 	mu     sync.Mutex
 	state  store.IdentityState
 	loaded bool
-	// keys holds a single record number (> 0) inline, or -(i+1) for the
-	// list multi[i], kept in ascending order like the SQL index returns.
+	// keys holds a single record number (> 0) inline, or -(i+1) for list
+	// i of lists, kept in ascending order like the SQL index returns.
 	keys  map[int64]int64
-	multi [][]int64
-	free  []int64
+	lists listSlab
 	// recs holds, by record number, the record key and encoded features
 	// as encodeRec writes them; "" for a number not in use.
-	recs []string
+	recs recArena
 	// loads counts how often the index was derived from the store.
 	loads int
 	// decoded caches features decoded from recs, up to decodedCache.
@@ -153,7 +151,8 @@ func (m *memIndex) load(ctx context.Context, tx indexSource, blocked blockedSet)
 	if err != nil {
 		return err
 	}
-	m.keys, m.multi, m.free, m.recs = make(map[int64]int64, 8*maxRID), nil, nil, make([]string, 0, maxRID+1)
+	m.keys, m.lists = make(map[int64]int64, 8*maxRID), listSlab{}
+	m.recs.reset(maxRID + 1)
 	m.decoded = nil
 	type row struct {
 		rid  int64
@@ -212,7 +211,7 @@ func (m *memIndex) members(keys []int64, limit int) map[int64][]int64 {
 			// Clipped, not copied: a caller that appends gets a new
 			// array, and lists change only when a unit of work updates
 			// the index, after its batch has read them.
-			ms := m.multi[-v-1]
+			ms := m.lists.get(-v - 1)
 			n := min(len(ms), limit)
 			out[k] = ms[:n:n]
 		}
@@ -225,12 +224,11 @@ func (m *memIndex) members(keys []int64, limit int) map[int64][]int64 {
 // whether a comparison made earlier with the record still holds.
 func (m *memIndex) features(rid int64) (*features, string, bool) {
 	m.mu.Lock()
-	if rid <= 0 || rid >= int64(len(m.recs)) || m.recs[rid] == "" {
-		m.mu.Unlock()
+	rec := m.rec(rid)
+	m.mu.Unlock()
+	if rid <= 0 || rec == "" {
 		return nil, "", false
 	}
-	rec := m.recs[rid]
-	m.mu.Unlock()
 	f, ok := m.decode(rid, rec)
 	if !ok {
 		return nil, "", false
@@ -285,8 +283,8 @@ func (m *memIndex) candidates(keys []int64, max int) map[int64]string {
 		case !ok:
 		case v > 0:
 			out[v] = m.rec(v)
-		case len(m.multi[-v-1]) <= max:
-			for _, rid := range m.multi[-v-1] {
+		case len(m.lists.get(-v-1)) <= max:
+			for _, rid := range m.lists.get(-v - 1) {
 				out[rid] = m.rec(rid)
 			}
 		}
@@ -355,22 +353,11 @@ func (m *memIndex) update(ctx context.Context, tx *store.Tx, recs []store.Identi
 	return nil
 }
 
-func (m *memIndex) rec(rid int64) string {
-	if rid < int64(len(m.recs)) {
-		return m.recs[rid]
-	}
-	return ""
-}
+func (m *memIndex) rec(rid int64) string { return m.recs.get(rid) }
 
 func (m *memIndex) setRec(rid int64, rec string) {
 	delete(m.decoded, rid)
-	if rid >= int64(len(m.recs)) {
-		if rec == "" {
-			return
-		}
-		m.recs = slices.Grow(m.recs, int(rid)+1-len(m.recs))[:rid+1]
-	}
-	m.recs[rid] = rec
+	m.recs.set(rid, rec)
 }
 
 // insert adds rid to key k; it reports whether rid was not there yet.
@@ -384,25 +371,10 @@ func (m *memIndex) insert(k, rid int64) bool {
 		if v == rid {
 			return false
 		}
-		l := []int64{min(v, rid), max(v, rid)}
-		if n := len(m.free); n > 0 {
-			i := m.free[n-1]
-			m.free = m.free[:n-1]
-			m.multi[i] = l
-			m.keys[k] = -i - 1
-		} else {
-			m.multi = append(m.multi, l)
-			m.keys[k] = -int64(len(m.multi))
-		}
+		m.keys[k] = -m.lists.newList(min(v, rid), max(v, rid)) - 1
 		return true
 	default:
-		l := &m.multi[-v-1]
-		i, found := slices.BinarySearch(*l, rid)
-		if found {
-			return false
-		}
-		*l = slices.Insert(*l, i, rid)
-		return true
+		return m.lists.insert(-v-1, rid)
 	}
 }
 
@@ -420,18 +392,12 @@ func (m *memIndex) remove(k, rid int64) bool {
 		return true
 	default:
 		i := -v - 1
-		l := m.multi[i]
-		j, found := slices.BinarySearch(l, rid)
-		if !found {
+		if !m.lists.remove(i, rid) {
 			return false
 		}
-		l = slices.Delete(l, j, j+1)
-		if len(l) == 1 {
-			m.keys[k] = l[0]
-			m.multi[i] = nil
-			m.free = append(m.free, i)
-		} else {
-			m.multi[i] = l
+		if ms := m.lists.get(i); len(ms) == 1 {
+			m.keys[k] = ms[0]
+			m.lists.drop(i)
 		}
 		return true
 	}

@@ -49,7 +49,7 @@ func TestMemIndexKeys(t *testing.T) {
 		require.Equal(t, st.changed, changed, "step %d", i)
 		require.Equal(t, st.want, m.members([]int64{st.key}, 100)[st.key], "step %d", i)
 	}
-	require.Len(t, m.multi, 1, "a list freed by the first key was reused by the second")
+	require.Len(t, m.lists.loc, 1, "a list number freed by the first key was reused by the second")
 	m.insert(-8, 2)
 	require.Equal(t, []int64{1, 2}, m.members([]int64{-8}, 2)[-8], "at most limit members, the lowest numbers")
 }
@@ -61,9 +61,9 @@ func (m *memIndex) snapshot() (map[int64][]int64, map[int64]string) {
 		keys[k] = m.members([]int64{k}, 1<<30)[k]
 	}
 	recs := map[int64]string{}
-	for rid, r := range m.recs {
-		if r != "" {
-			recs[int64(rid)] = r
+	for rid := range m.recs.len() {
+		if r := m.rec(rid); r != "" {
+			recs[rid] = r
 		}
 	}
 	return keys, recs
@@ -217,7 +217,7 @@ func TestMemIndexDecodedCache(t *testing.T) {
 	f, enc, ok := m.features(1)
 	require.True(t, ok)
 	require.Equal(t, "sara", f.first.key)
-	require.Equal(t, m.recs[1], enc)
+	require.Equal(t, m.rec(1), enc)
 	f.constrained = true
 	again, _, _ := m.features(1)
 	require.False(t, again.constrained, "each caller gets its own copy")
