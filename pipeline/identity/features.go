@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/crmhub/crmhub"
 	"github.com/crmhub/crmhub/mapping"
@@ -22,10 +21,10 @@ type features struct {
 	last   name
 	dob    crmhub.Date
 	dobKey string // YYYYMMDD, for edit-distance comparison
-	street []rune
+	street text
 	// streetK and cityK are street and city as strings.
 	streetK string
-	city    []rune
+	city    text
 	cityK   string
 	post    string
 	// signature tells people apart under one shared email or phone: the
@@ -39,7 +38,7 @@ type features struct {
 // name is one name part in the forms the comparison needs.
 type name struct {
 	key   string // NameMatchKey
-	runes []rune
+	text  text   // key, for similarity
 	trans string // TransliterationKey
 }
 
@@ -48,7 +47,7 @@ func newName(s string) name {
 	if k == "" {
 		return name{}
 	}
-	return name{key: k, runes: []rune(k), trans: mapping.TransliterationKeyOf(k)}
+	return name{key: k, text: newText(k), trans: mapping.TransliterationKeyOf(k)}
 }
 
 func (n name) empty() bool { return n.key == "" }
@@ -57,7 +56,7 @@ func (n name) initial() string {
 	if n.empty() {
 		return ""
 	}
-	return string(n.runes[0])
+	return string(n.text.first())
 }
 
 func featuresOf(r *Record) *features {
@@ -76,10 +75,10 @@ func featuresOf(r *Record) *features {
 		f.dobKey = strings.ReplaceAll(f.dob.String(), "-", "")
 	}
 	if s := mapping.StreetKey(strings.TrimSpace(r.Field("address.line1") + " " + r.Field("address.line2"))); s != "" {
-		f.streetK, f.street = s, []rune(s)
+		f.streetK, f.street = s, newText(s)
 	}
 	if c := mapping.NameMatchKey(r.Field("address.city")); c != "" {
-		f.cityK, f.city = c, []rune(c)
+		f.cityK, f.city = c, newText(c)
 	}
 	f.post = strings.ToLower(strings.ReplaceAll(r.Field("address.postal_code"), " ", ""))
 	f.signature = signatureOf(f)
@@ -98,7 +97,7 @@ const (
 // compared without normalizing its record again.
 func (f *features) encode() string {
 	return strings.Join([]string{featVer, f.tenant, strings.Join(f.emails, featList), strings.Join(f.phones, featList),
-		f.first.key, f.first.trans, f.last.key, f.last.trans, f.dobKey, string(f.street), f.cityK, f.post}, featSep)
+		f.first.key, f.first.trans, f.last.key, f.last.trans, f.dobKey, f.streetK, f.cityK, f.post}, featSep)
 }
 
 // decodeFeatures reads encode's output; ok is false for anything else
@@ -120,27 +119,14 @@ func decodeFeatures(s string, key Key) (*features, bool) {
 	if parts[3] != "" {
 		f.phones = strings.Split(parts[3], featList)
 	}
-	// One array holds the runes of both names, the street and the city.
-	runes := make([]rune, 0, utf8.RuneCountInString(parts[4])+utf8.RuneCountInString(parts[6])+
-		utf8.RuneCountInString(parts[9])+utf8.RuneCountInString(parts[10]))
-	take := func(s string) []rune {
-		if s == "" {
-			return nil
-		}
-		start := len(runes)
-		for _, r := range s {
-			runes = append(runes, r)
-		}
-		return runes[start:len(runes):len(runes)]
-	}
-	f.first = name{key: parts[4], trans: parts[5], runes: take(parts[4])}
-	f.last = name{key: parts[6], trans: parts[7], runes: take(parts[6])}
+	f.first = name{key: parts[4], trans: parts[5], text: newText(parts[4])}
+	f.last = name{key: parts[6], trans: parts[7], text: newText(parts[6])}
 	f.dobKey = parts[8]
 	f.dob = dobOf(f.dobKey)
 	f.streetK = parts[9]
-	f.street = take(parts[9])
+	f.street = newText(parts[9])
 	f.cityK = parts[10]
-	f.city = take(f.cityK)
+	f.city = newText(f.cityK)
 	f.post = parts[11]
 	f.signature = signatureOf(f)
 	return f, true

@@ -749,7 +749,7 @@ func (ix *keyIndex) loadNodes(ctx context.Context, keys []string) error {
 // fingerprints link the same way.
 func fingerprint(f *features) string {
 	return strings.Join([]string{f.tenant, strings.Join(f.emails, ","), strings.Join(f.phones, ","),
-		f.first.key, f.last.key, f.dobKey, string(f.street), f.cityK, f.post}, "\x1f")
+		f.first.key, f.last.key, f.dobKey, f.streetK, f.cityK, f.post}, "\x1f")
 }
 
 func diffKeys(old, cur []string) (add, del []string) {

@@ -1,11 +1,73 @@
 package identity
 
-// jaroWinkler returns the Jaro–Winkler similarity of two rune strings, 0
-// (nothing alike) to 1 (equal), with the usual prefix scale 0.1 over at
-// most four runes. It is written here rather than taken from a library
-// because it runs for every candidate pair of a rebuild and must not
-// allocate for names of ordinary length.
-func jaroWinkler(a, b []rune) float64 {
+import "unicode/utf8"
+
+// text is a name, street or city in the form comparisons take: the string,
+// and its runes only when it is not all ASCII. Most text is ASCII, whose
+// bytes are its runes, so most values need no rune array.
+type text struct {
+	s     string
+	runes []rune // nil when s is ASCII
+}
+
+func newText(s string) text {
+	for i := range len(s) {
+		if s[i] >= utf8.RuneSelf {
+			return text{s: s, runes: []rune(s)}
+		}
+	}
+	return text{s: s}
+}
+
+func (t text) empty() bool { return t.s == "" }
+
+// len returns the number of runes.
+func (t text) len() int {
+	if t.runes != nil {
+		return len(t.runes)
+	}
+	return len(t.s)
+}
+
+// first returns the first rune; t must not be empty.
+func (t text) first() rune {
+	if t.runes != nil {
+		return t.runes[0]
+	}
+	return rune(t.s[0])
+}
+
+// latin reports whether every letter of t is in the Latin script.
+func (t text) latin() bool { return t.runes == nil || latin(t.runes) }
+
+// similarity is the Jaro–Winkler similarity of x and y, on bytes when both
+// are ASCII.
+func similarity(x, y text) float64 {
+	if x.runes == nil && y.runes == nil {
+		return jaroWinkler([]byte(x.s), []byte(y.s))
+	}
+	var bx, by [48]rune
+	return jaroWinkler(x.wide(bx[:0]), y.wide(by[:0]))
+}
+
+// wide returns the runes of t, appended to buf when t is ASCII.
+func (t text) wide(buf []rune) []rune {
+	if t.runes != nil {
+		return t.runes
+	}
+	for i := range len(t.s) {
+		buf = append(buf, rune(t.s[i]))
+	}
+	return buf
+}
+
+// jaroWinkler returns the Jaro–Winkler similarity of two strings of
+// characters, runes or the bytes of ASCII text, 0 (nothing alike) to 1
+// (equal), with the usual prefix scale 0.1 over at most four characters.
+// It is written here rather than taken from a library because it runs for
+// every candidate pair of a rebuild and must not allocate for names of
+// ordinary length.
+func jaroWinkler[C byte | rune](a, b []C) float64 {
 	if len(a) == 0 || len(b) == 0 {
 		return 0
 	}

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // jaroWinklerRef is the textbook Jaro–Winkler, written for clarity with
@@ -310,7 +312,40 @@ func FuzzJaroWinkler(f *testing.F) {
 				t.Fatalf("jaroWinkler(%q, %q) = %v, reference %v", x, y, s, ref)
 			}
 		}
+		// The comparisons take text, on bytes when both sides are ASCII:
+		// the same characters, so the same result to the last bit.
+		if got := similarity(newText(x), newText(y)); got != s {
+			t.Fatalf("similarity(%q, %q) = %v, jaroWinkler of the runes %v", x, y, got, s)
+		}
 	})
+}
+
+// TestSimilarityOfText compares text of every kind, ASCII on both sides,
+// on one side and on none, with the rune comparison, and checks that ASCII
+// names need no allocation.
+func TestSimilarityOfText(t *testing.T) {
+	words := []string{"", "a", "sara", "sarah", "muhammad", "mohammed", "محمد", "محمود", "zoë", "zoe",
+		"123 high street", "123 hihg st", strings.Repeat("ab", 40), "ab" + strings.Repeat("سا", 30)}
+	for _, x := range words {
+		for _, y := range words {
+			want := jaroWinkler([]rune(x), []rune(y))
+			require.Equal(t, want, similarity(newText(x), newText(y)), "%q, %q", x, y)
+		}
+		tx := newText(x)
+		require.Equal(t, len([]rune(x)), tx.len(), "%q", x)
+		if x != "" {
+			require.Equal(t, []rune(x)[0], tx.first(), "%q", x)
+		}
+		require.Equal(t, latin([]rune(x)), tx.latin(), "%q", x)
+	}
+	a, b := newText("muhammad"), newText("mohammed")
+	if n := testing.AllocsPerRun(100, func() { similarity(a, b) }); n != 0 {
+		t.Errorf("similarity allocates %v times for ASCII names, want 0", n)
+	}
+	c := newText("محمد")
+	if n := testing.AllocsPerRun(100, func() { similarity(a, c) }); n != 0 {
+		t.Errorf("similarity allocates %v times for names in two scripts, want 0", n)
+	}
 }
 
 func FuzzWithinOneEdit(f *testing.F) {

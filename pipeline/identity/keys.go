@@ -135,8 +135,8 @@ func eachKey(f *features, blocked blockedSet, emit func(kind string, parts ...st
 	add(kindFirstPostcode, f.first.trans, f.post)
 	add(kindLastPostcode, f.last.trans, f.post)
 	add(kindFirstCity, f.first.trans, f.cityK, decade(f))
-	if len(f.street) > 0 {
-		add(kindStreet, string(f.street), f.post)
+	if !f.street.empty() {
+		add(kindStreet, f.streetK, f.post)
 	}
 }
 

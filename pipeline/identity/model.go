@@ -145,7 +145,7 @@ func compare(a, b *features, set fieldSet, explain bool) (float64, []outcome) {
 		note("phone", phoneLevels[l], is(x), is(y))
 	}
 	if set&useAddress != 0 {
-		if len(a.street) > 0 && len(b.street) > 0 {
+		if !a.street.empty() && !b.street.empty() {
 			l := similarLevel(a.street, b.street, 0.88)
 			switch {
 			case l == 2:
@@ -153,13 +153,12 @@ func compare(a, b *features, set fieldSet, explain bool) (float64, []outcome) {
 			case l == 1 && !sameDigits(a.streetK, b.streetK):
 				l = 2 // another house number: a typo or a neighbour
 			}
-			note("address.line1", streetLevels[l], func() string { return string(a.street) },
-				func() string { return string(b.street) })
+			note("address.line1", streetLevels[l], is(a.streetK), is(b.streetK))
 		}
 		if a.post != "" && b.post != "" {
 			note("address.postal_code", postLevels[postLevel(a, b)], is(a.post), is(b.post))
 		}
-		if len(a.city) > 0 && len(b.city) > 0 {
+		if !a.city.empty() && !b.city.empty() {
 			note("address.city", cityLevels[similarLevel(a.city, b.city, 0.88)], is(a.cityK), is(b.cityK))
 		}
 	}
@@ -302,23 +301,23 @@ func nameLevel(x, y name, first bool) int {
 	if !sameDigits(x.key, y.key) {
 		return 4
 	}
-	s := jaroWinkler(x.runes, y.runes)
+	s := similarity(x.text, y.text)
 	switch {
 	case s >= 0.92:
 		return 2
 	case s >= 0.85:
 		return 3
-	case first && (len(x.runes) == 1 || len(y.runes) == 1) && x.runes[0] == y.runes[0]:
+	case first && (x.text.len() == 1 || y.text.len() == 1) && x.text.first() == y.text.first():
 		return 3
 	}
 	return 4
 }
 
-func similarLevel(x, y []rune, threshold float64) int {
-	if string(x) == string(y) {
+func similarLevel(x, y text, threshold float64) int {
+	if x.s == y.s {
 		return 0
 	}
-	if jaroWinkler(x, y) >= threshold {
+	if similarity(x, y) >= threshold {
 		return 1
 	}
 	return 2
@@ -352,7 +351,7 @@ func emailLevel(a, b *features) (int, string, string) {
 			case e == f:
 				return 0, e, f
 			case best > 1 && sameDigits(e, f) && (levenshteinAtMost(e, f, 1) ||
-				min(len(e), len(f)) >= 12 && levenshteinAtMost(e, f, 2) || jaroWinkler([]rune(e), []rune(f)) >= 0.92):
+				min(len(e), len(f)) >= 12 && levenshteinAtMost(e, f, 2) || similarity(newText(e), newText(f)) >= 0.92):
 				// A typo, unless the digits differ: sara1@ and sara2@ are
 				// two accounts.
 				best, x, y = 1, e, f
@@ -387,7 +386,7 @@ func namesConflict(a, b *features) bool {
 	}
 	// Names in different scripts (سارة, Sara) cannot be compared letter by
 	// letter; a shared email or phone is the better evidence then.
-	if latin(a.first.runes) != latin(b.first.runes) {
+	if a.first.text.latin() != b.first.text.latin() {
 		return false
 	}
 	if nameLevel(a.first, b.first, true) < 4 {
