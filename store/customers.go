@@ -82,7 +82,11 @@ func (t *Tx) UpsertCustomers(ctx context.Context, cs []crmhub.Customer) error {
 				return fmt.Errorf("update %s: %w", ix.table, err)
 			}
 		}
-		if err := t.execRows(ctx, ix.insert, ix.cols, ix.conflict, flatten(add, ix.cols)); err != nil {
+		head, tail := ix.insert, ix.conflict
+		if ix.ignore {
+			head, tail = t.d.insertIgnoring(head)
+		}
+		if err := t.execRows(ctx, head, ix.cols, tail, flatten(add, ix.cols)); err != nil {
 			return fmt.Errorf("update %s: %w", ix.table, err)
 		}
 	}
@@ -95,14 +99,17 @@ func (t *Tx) UpsertCustomers(ctx context.Context, cs []crmhub.Customer) error {
 type customerIndex struct {
 	table, selectCols, insert, conflict, delete string
 	cols                                        int
+	// ignore inserts skipping rows that exist (insertIgnoring) instead of
+	// with conflict.
+	ignore bool
 }
 
 var customerIndexes = []customerIndex{
 	{table: "customer_emails", selectCols: "email, customer_id", cols: 2,
-		insert: "INSERT INTO customer_emails (email, customer_id) VALUES ", conflict: " ON CONFLICT DO NOTHING",
+		insert: "INSERT INTO customer_emails (email, customer_id) VALUES ", ignore: true,
 		delete: "DELETE FROM customer_emails WHERE email = ? AND customer_id = ?"},
 	{table: "customer_phones", selectCols: "phone, customer_id", cols: 2,
-		insert: "INSERT INTO customer_phones (phone, customer_id) VALUES ", conflict: " ON CONFLICT DO NOTHING",
+		insert: "INSERT INTO customer_phones (phone, customer_id) VALUES ", ignore: true,
 		delete: "DELETE FROM customer_phones WHERE phone = ? AND customer_id = ?"},
 	// An identity that another profile held moves to this one.
 	{table: "identities", selectCols: "source, external_id, source_type, customer_id", cols: 4,
