@@ -19,6 +19,10 @@ const (
 	EntityLead     Entity = "lead"
 	// EntityPrivacy carries data-request and erasure requests.
 	EntityPrivacy Entity = "privacy"
+	// EntityOrderDeletion says that a source deleted the order with the
+	// envelope's external id. A deletion is final: the source never
+	// reuses the id, so it has no version.
+	EntityOrderDeletion Entity = "order_deletion"
 )
 
 // Envelope carries one raw record from a source through the pipeline. Every

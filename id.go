@@ -16,6 +16,7 @@ const (
 	MergeIDPrefix    = "mrg"
 	TokenIDPrefix    = "tok"
 	SplitIDPrefix    = "spl"
+	PrivacyIDPrefix  = "prv"
 )
 
 // NewID returns a new identifier with the given prefix, such as

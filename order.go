@@ -9,25 +9,33 @@ import (
 // Order is a purchase from a source system. Money is decimal in the order's
 // currency; ExternalID is the source's own id, kept as a string.
 type Order struct {
-	ID                string          `json:"id"`
-	Source            string          `json:"source"`
-	ExternalID        string          `json:"external_id"`
-	Number            string          `json:"number,omitempty"`
-	CustomerID        string          `json:"customer_id,omitempty"`
-	FinancialStatus   string          `json:"financial_status,omitempty"`
-	FulfillmentStatus string          `json:"fulfillment_status,omitempty"`
-	CancelledAt       *time.Time      `json:"cancelled_at"`
-	Currency          string          `json:"currency"`
-	Subtotal          decimal.Decimal `json:"subtotal"`
-	Discounts         decimal.Decimal `json:"discounts"`
-	Tax               decimal.Decimal `json:"tax"`
-	Shipping          decimal.Decimal `json:"shipping"`
-	Total             decimal.Decimal `json:"total"`
-	Refunded          decimal.Decimal `json:"refunded"`
-	LineItems         []LineItem      `json:"line_items"`
-	CreatedAt         time.Time       `json:"created_at"`
-	ProcessedAt       time.Time       `json:"processed_at,omitzero"`
-	UpdatedAt         time.Time       `json:"updated_at"`
+	ID         string `json:"id"`
+	Source     string `json:"source"`
+	ExternalID string `json:"external_id"`
+	Number     string `json:"number,omitempty"`
+	// CustomerID is the profile the order belongs to. The store derives it
+	// on every read from CustomerExternalID through the identity of that
+	// customer record, so it follows merges and unmerges and appears once
+	// the record arrives. Only when no identity links the order does a
+	// CustomerID given to the store stand, as given.
+	CustomerID string `json:"customer_id,omitempty"`
+	// CustomerExternalID is the order's customer as the order's source
+	// knows it (a Shopify customer id); empty for a guest checkout.
+	CustomerExternalID string          `json:"customer_external_id,omitempty"`
+	FinancialStatus    string          `json:"financial_status,omitempty"`
+	FulfillmentStatus  string          `json:"fulfillment_status,omitempty"`
+	CancelledAt        *time.Time      `json:"cancelled_at"`
+	Currency           string          `json:"currency"`
+	Subtotal           decimal.Decimal `json:"subtotal"`
+	Discounts          decimal.Decimal `json:"discounts"`
+	Tax                decimal.Decimal `json:"tax"`
+	Shipping           decimal.Decimal `json:"shipping"`
+	Total              decimal.Decimal `json:"total"`
+	Refunded           decimal.Decimal `json:"refunded"`
+	LineItems          []LineItem      `json:"line_items"`
+	CreatedAt          time.Time       `json:"created_at"`
+	ProcessedAt        time.Time       `json:"processed_at,omitzero"`
+	UpdatedAt          time.Time       `json:"updated_at"`
 }
 
 // LineItem is one product line of an order.

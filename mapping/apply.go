@@ -92,6 +92,9 @@ type Mapped struct {
 	// Fields holds each target's values: one for single fields, all of
 	// them for list fields (emails, phones, tags).
 	Fields map[string][]string `json:"fields"`
+	// Items holds the elements of nested targets (an order's line items),
+	// each as its fields' values, in the order of the source's array.
+	Items map[string][]map[string]string `json:"items,omitempty"`
 	// Rejected says, for each field whose value failed its transforms,
 	// why. The rest of the record is still mapped: a malformed phone
 	// number must not lose the customer's email.
@@ -125,12 +128,21 @@ func (r *Rules) Apply(rec Record, opts Options) (Mapped, error) {
 		}
 	}
 	for _, f := range r.fields {
+		if f.nested {
+			items, err := f.runItems(rec, env)
+			if err != nil {
+				m.reject(f.target, err)
+				continue
+			}
+			if m.Items == nil {
+				m.Items = map[string][]map[string]string{}
+			}
+			m.Items[f.target] = items
+			continue
+		}
 		vals, err := f.run(rec, env)
 		if err != nil {
-			if m.Rejected == nil {
-				m.Rejected = map[string]string{}
-			}
-			m.Rejected[f.target] = err.Error()
+			m.reject(f.target, err)
 			continue
 		}
 		if len(vals) == 0 {
@@ -142,6 +154,42 @@ func (r *Rules) Apply(rec Record, opts Options) (Mapped, error) {
 		m.Fields[f.target] = vals
 	}
 	return m, nil
+}
+
+func (m *Mapped) reject(target string, err error) {
+	if m.Rejected == nil {
+		m.Rejected = map[string]string{}
+	}
+	m.Rejected[target] = err.Error()
+}
+
+// runItems maps the elements of a nested target: every value its paths
+// find must be a JSON object, read by the item fields as a record of its
+// own. An element whose field fails its transforms fails the whole
+// target: a line item with a wrong price must not look like a free one.
+func (f *field) runItems(rec Record, env applyEnv) ([]map[string]string, error) {
+	var elems []string
+	for _, p := range f.from {
+		elems = append(elems, rec.Values(p)...)
+	}
+	items := make([]map[string]string, 0, len(elems))
+	for i, e := range elems {
+		if !gjson.Valid(e) || !gjson.Parse(e).IsObject() {
+			return nil, fmt.Errorf("element %d is not an object", i)
+		}
+		item := map[string]string{}
+		for _, sf := range f.items {
+			vals, err := sf.run(jsonRecord(e), env)
+			if err != nil {
+				return nil, fmt.Errorf("element %d: %s: %w", i, sf.target, err)
+			}
+			if len(vals) > 0 {
+				item[sf.target] = vals[0]
+			}
+		}
+		items = append(items, item)
+	}
+	return items, nil
 }
 
 func (f *field) run(rec Record, env applyEnv) ([]string, error) {

@@ -33,6 +33,10 @@ type field struct {
 	konst  *string
 	steps  []step
 	line   int
+	// nested marks a target whose values are objects (see
+	// nestedTargets); items are its fields, read inside each element.
+	nested bool
+	items  []field
 }
 
 // Load reads and compiles the mapping file at path. Every mistake is
@@ -124,8 +128,9 @@ func (c *compiler) compile(root *yaml.Node) *Rules {
 	for i := 0; i+1 < len(fieldsNode.Content); i += 2 {
 		k, v := fieldsNode.Content[i], fieldsNode.Content[i+1]
 		target := k.Value
+		subs, nested := nestedTargets[r.Entity][target]
 		ok, list := knownTarget(r.Entity, target)
-		if !ok {
+		if !ok && !nested {
 			c.add(k.Line, "fields."+target, fmt.Sprintf("unknown %s field %q", r.Entity, target),
 				"use one of: "+strings.Join(targetNames(r.Entity), ", "))
 			continue
@@ -136,6 +141,10 @@ func (c *compiler) compile(root *yaml.Node) *Rules {
 			continue
 		}
 		seen[target] = k.Line
+		if nested {
+			r.fields = append(r.fields, c.nestedField("fields."+target, v, target, subs))
+			continue
+		}
 		f := c.field("fields."+target, v, target)
 		f.list = list
 		r.fields = append(r.fields, f)
@@ -181,6 +190,54 @@ func (c *compiler) field(path string, n *yaml.Node, target string) field {
 		c.add(n.Line, path, "no from and no const", "add from: PATH, or const: VALUE")
 	case fromNode != nil:
 		c.paths(path+".from", fromNode, &f)
+	}
+	return f
+}
+
+// nestedField compiles a target whose values are objects:
+// {from: PATH, fields: {NAME: SPEC, ...}}, each field one of subs.
+func (c *compiler) nestedField(path string, n *yaml.Node, target string, subs []string) field {
+	f := field{target: target, line: n.Line, list: true, nested: true}
+	hint := target + ":\n  from: " + target + "\n  fields:\n    " + subs[0] + ": " + subs[0]
+	if n.Kind != yaml.MappingNode {
+		c.add(n.Line, path, target+" takes the path of an array and the fields of its elements", hint)
+		return f
+	}
+	var fromNode, fieldsNode *yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch k.Value {
+		case "from":
+			fromNode = v
+		case "fields":
+			fieldsNode = v
+		default:
+			c.add(k.Line, path+"."+k.Value, fmt.Sprintf("unknown key %q", k.Value), target+" takes from and fields")
+		}
+	}
+	if fromNode == nil {
+		c.add(n.Line, path, "no from", hint)
+	} else {
+		c.paths(path+".from", fromNode, &f)
+	}
+	if fieldsNode == nil || fieldsNode.Kind != yaml.MappingNode {
+		c.add(n.Line, path+".fields", "fields is required and is a mapping of field: path inside one element", hint)
+		return f
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(fieldsNode.Content); i += 2 {
+		k, v := fieldsNode.Content[i], fieldsNode.Content[i+1]
+		sub := path + ".fields." + k.Value
+		switch prev, dup := seen[k.Value]; {
+		case !slices.Contains(subs, k.Value):
+			c.add(k.Line, sub, fmt.Sprintf("unknown %s field %q", target, k.Value), "use one of: "+strings.Join(subs, ", "))
+			continue
+		case dup:
+			c.add(k.Line, sub, fmt.Sprintf("%s is mapped twice (first on line %d)", k.Value, prev), "keep one")
+			continue
+		}
+		seen[k.Value] = k.Line
+		f.items = append(f.items, c.field(sub, v, k.Value))
 	}
 	return f
 }

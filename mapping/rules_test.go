@@ -153,24 +153,31 @@ func TestCheckHeader(t *testing.T) {
 }
 
 func FuzzApply(f *testing.F) {
-	rules, err := mapping.Load("testdata/shopify_customer/mapping.yaml")
-	if err != nil {
-		f.Fatal(err)
+	var all []*mapping.Rules
+	for _, p := range []string{"testdata/shopify_customer/mapping.yaml", "testdata/erp_order/mapping.yaml"} {
+		rules, err := mapping.Load(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		all = append(all, rules)
 	}
 	f.Add([]byte(`{"id":1,"email":"a@b.co","phone":"+97150","tags":"a,b"}`))
 	f.Add([]byte(`{"id":"x","addresses":[{"address1":null}]}`))
+	f.Add([]byte(`{"invoice_no":"I","lines":[{"qty":1,"price":"1,5"},7,[]],"reversals":[{"amount":"x"}]}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		rec, err := mapping.JSONRecord(payload)
 		if err != nil {
 			return
 		}
-		_, _ = rules.Apply(rec, mapping.Options{DefaultRegion: "AE"})
+		for _, rules := range all {
+			_, _ = rules.Apply(rec, mapping.Options{DefaultRegion: "AE"})
+		}
 	})
 }
 
 func FuzzParse(f *testing.F) {
-	for _, p := range []string{"testdata/shopify_customer/mapping.yaml", "testdata/meta_lead/mapping.yaml"} {
+	for _, p := range []string{"testdata/shopify_customer/mapping.yaml", "testdata/meta_lead/mapping.yaml", "testdata/erp_order/mapping.yaml"} {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)

@@ -34,6 +34,18 @@ var targets = map[crmhub.Entity]map[string]bool{
 	},
 }
 
+// nestedTargets are the list targets whose values are objects with fields
+// of their own, per entity, with the fields each element may fill: an
+// order's line items. A mapping writes them as
+//
+//	line_items: {from: PATH, fields: {sku: sku, quantity: quantity}}
+//
+// where PATH names an array of objects and each field's paths are read
+// inside one element.
+var nestedTargets = map[crmhub.Entity]map[string][]string{
+	crmhub.EntityOrder: {"line_items": {"quantity", "sku", "title", "unit_price"}},
+}
+
 // knownTarget reports whether target is a field of entity, and whether it
 // holds a list.
 func knownTarget(entity crmhub.Entity, target string) (ok, list bool) {
@@ -48,6 +60,9 @@ func knownTarget(entity crmhub.Entity, target string) (ok, list bool) {
 func targetNames(entity crmhub.Entity) []string {
 	var names []string
 	for n := range targets[entity] {
+		names = append(names, n)
+	}
+	for n := range nestedTargets[entity] {
 		names = append(names, n)
 	}
 	slices.Sort(names)

@@ -28,7 +28,7 @@ type applyEnv struct {
 
 // transformNames lists every transform, for hints.
 var transformNames = []string{"country", "date(LAYOUT)", "decimal", "default(VALUE)", "email", "join(SEP)", "lower",
-	"map(FILE)", "name", "phone(REGION)", "regex(PATTERN, REPLACEMENT)", "split(SEP)", "timestamp", "trim", "upper"}
+	"map(FILE)", "name", "phone(REGION)", "regex(PATTERN, REPLACEMENT)", "split(SEP)", "sum", "timestamp", "trim", "upper"}
 
 // compileTransforms parses a pipeline such as "trim|lower|phone(AE)". dir
 // is where map(FILE) looks for files. It returns one message per mistake.
@@ -150,12 +150,30 @@ func newStep(name, arg string, hasArg bool, dir string) (step, string) {
 		})
 	case "decimal":
 		s.fn = eachValue(func(v string) (string, error) {
-			d, err := decimal.NewFromString(strings.ReplaceAll(Digits(trimSpace(v)), ",", ""))
-			if err != nil {
-				return "", invalid("amount", v, "not a decimal number")
-			}
-			return d.String(), nil
+			d, err := parseAmount(v)
+			return d.String(), err
 		})
+	case "sum":
+		// Several amounts become their total (an order's refunds); no
+		// amount at all stays no value, not zero.
+		s.fn = func(vals []string, _ applyEnv) ([]string, error) {
+			var total decimal.Decimal
+			n := 0
+			for _, v := range vals {
+				if v == "" {
+					continue
+				}
+				d, err := parseAmount(v)
+				if err != nil {
+					return nil, err
+				}
+				total, n = total.Add(d), n+1
+			}
+			if n == 0 {
+				return nil, nil
+			}
+			return []string{total.String()}, nil
+		}
 	case "join":
 		if !hasArg {
 			return s, "join needs a separator: join( ) or join(, )"
@@ -227,6 +245,20 @@ func newStep(name, arg string, hasArg bool, dir string) (step, string) {
 		return s, fmt.Sprintf("unknown transform %q; known: %s", name, strings.Join(transformNames, ", "))
 	}
 	return s, noArg()
+}
+
+// amountSeparators drops thousands separators, Latin and Arabic, and
+// reads the Arabic decimal separator as a point.
+var amountSeparators = strings.NewReplacer(",", "", "\u066c", "", "\u066b", ".")
+
+// parseAmount reads a decimal amount, in any script's digits, with
+// thousands separators.
+func parseAmount(v string) (decimal.Decimal, error) {
+	d, err := decimal.NewFromString(amountSeparators.Replace(Digits(trimSpace(v))))
+	if err != nil {
+		return decimal.Decimal{}, invalid("amount", v, "not a decimal number")
+	}
+	return d, nil
 }
 
 // loadMapTable reads a YAML file of key: value pairs for map(FILE).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -31,7 +32,16 @@ type Ingester struct {
 	// a second connection in the middle of the landing transaction.
 	initRaw sync.Once
 	initErr error
+	// sup hashes records into suppression entries; dropped counts the
+	// records of erased people that were dropped.
+	sup     suppressorCache
+	dropped atomic.Int64
 }
+
+// Dropped returns how many records this Ingester dropped because they
+// belong to a person who was erased (see package privacy); the store
+// counts them too, per suppression entry.
+func (in *Ingester) Dropped() int64 { return in.dropped.Load() }
 
 // NewIngester returns an Ingester landing records in s and publishing them
 // on pub. sharedDB says that pub keeps its messages in s's database (the
@@ -115,6 +125,10 @@ func (in *Ingester) ingest(ctx context.Context, envs []crmhub.Envelope, cp *Chec
 			Version: e.Version, Payload: e.Payload, ReceivedAt: e.ReceivedAt, Meta: meta}
 		msgs[i] = ToMessage(*e)
 	}
+	keys, err := in.suppressionKeys(ctx, envs)
+	if err != nil {
+		return false, fmt.Errorf("ingest: %w", err)
+	}
 	inTx := in.store.InTx
 	if d != nil {
 		inTx = in.store.InTxShared
@@ -137,14 +151,24 @@ func (in *Ingester) ingest(ctx context.Context, envs []crmhub.Envelope, cp *Chec
 		return nil
 	}
 	if in.outbox != nil {
+		var dropped int
 		err := inTx(ctx, func(tx *store.Tx) error {
 			// The claim comes first: a concurrent delivery with the same
 			// key waits for it and then finds it.
 			if err := marks(tx); err != nil {
 				return err
 			}
+			keep, err := screen(ctx, tx, keys)
+			if err != nil {
+				return err
+			}
+			recs, msgs := pick(recs, keep), pick(msgs, keep)
+			dropped = len(keys) - len(keep)
 			if _, err := tx.InsertRaw(ctx, recs); err != nil {
 				return err
+			}
+			if len(msgs) == 0 {
+				return nil
 			}
 			if err := in.outbox.PublishTx(ctx, tx.SQL(), TopicRaw, msgs...); err != nil {
 				return fmt.Errorf("publish %d records: %w", len(msgs), err)
@@ -153,6 +177,9 @@ func (in *Ingester) ingest(ctx context.Context, envs []crmhub.Envelope, cp *Chec
 		})
 		if errors.Is(err, errSeen) {
 			return false, nil
+		}
+		if err == nil {
+			in.dropped.Add(int64(dropped))
 		}
 		return err == nil, wrapIngest(err)
 	}
@@ -166,19 +193,27 @@ func (in *Ingester) ingest(ctx context.Context, envs []crmhub.Envelope, cp *Chec
 			return false, wrapIngest(err)
 		}
 	}
+	var keep []int
 	if err := inTx(ctx, func(tx *store.Tx) error {
-		_, err := tx.InsertRaw(ctx, recs)
+		var err error
+		if keep, err = screen(ctx, tx, keys); err != nil {
+			return err
+		}
+		_, err = tx.InsertRaw(ctx, pick(recs, keep))
 		return err
 	}); err != nil {
 		return false, wrapIngest(err)
 	}
-	if err := in.pub.Publish(TopicRaw, msgs...); err != nil {
-		return false, fmt.Errorf("ingest: publish %d records: %w", len(msgs), err)
+	in.dropped.Add(int64(len(keys) - len(keep)))
+	if msgs = pick(msgs, keep); len(msgs) > 0 {
+		if err := in.pub.Publish(TopicRaw, msgs...); err != nil {
+			return false, fmt.Errorf("ingest: publish %d records: %w", len(msgs), err)
+		}
 	}
 	if cp == nil && d == nil {
 		return true, nil
 	}
-	err := inTx(ctx, marks)
+	err = inTx(ctx, marks)
 	if errors.Is(err, errSeen) {
 		return false, nil
 	}
@@ -190,4 +225,66 @@ func wrapIngest(err error) error {
 		return nil
 	}
 	return fmt.Errorf("ingest: %w", err)
+}
+
+// suppressionKeys returns the suppression entry of each envelope's record;
+// "" for a privacy request, which is never dropped: a data request about
+// an erased person is answered, and an erasure repeated.
+func (in *Ingester) suppressionKeys(ctx context.Context, envs []crmhub.Envelope) ([]string, error) {
+	sup, err := in.sup.get(ctx, in.store)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, len(envs))
+	for i, e := range envs {
+		if e.Entity != crmhub.EntityPrivacy {
+			keys[i] = sup.Record(e.Source, string(e.Entity), e.ExternalID)
+		}
+	}
+	return keys, nil
+}
+
+// screen returns the positions of the records to land: those whose
+// suppression entry is not on the list. It counts the others against
+// their entries in tx. A person's records from another source, which only
+// their email or phone tells, are dropped by the persist stage.
+func screen(ctx context.Context, tx *store.Tx, keys []string) ([]int, error) {
+	var look []string
+	for _, k := range keys {
+		if k != "" {
+			look = append(look, k)
+		}
+	}
+	hit, err := tx.Suppressed(ctx, look)
+	if err != nil {
+		return nil, err
+	}
+	keep := make([]int, 0, len(keys))
+	var hits []string
+	for i, k := range keys {
+		if hit[k] {
+			hits = append(hits, k)
+			continue
+		}
+		keep = append(keep, i)
+	}
+	if len(hits) > 0 {
+		if err := tx.CountDropped(ctx, hits); err != nil {
+			return nil, err
+		}
+	}
+	return keep, nil
+}
+
+// pick returns the elements of xs at the positions keep, or xs itself
+// when keep holds them all.
+func pick[T any](xs []T, keep []int) []T {
+	if len(keep) == len(xs) {
+		return xs
+	}
+	out := make([]T, len(keep))
+	for j, i := range keep {
+		out[j] = xs[i]
+	}
+	return out
 }

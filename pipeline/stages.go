@@ -9,12 +9,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/crmhub/crmhub"
 	"github.com/crmhub/crmhub/mapping"
 	"github.com/crmhub/crmhub/pipeline/identity"
+	"github.com/crmhub/crmhub/privacy"
 	"github.com/crmhub/crmhub/store"
 )
 
@@ -32,6 +32,10 @@ type MapSource struct {
 	// Source names the source, its connector type, tenant and default
 	// phone region.
 	Source identity.Source
+	// Privacy, when set, reads the source's privacy records (entity
+	// crmhub.EntityPrivacy) into requests, which the persist stage carries
+	// out (see Stages.SetPrivacy).
+	Privacy func(crmhub.Envelope) (crmhub.PrivacyRequest, error)
 }
 
 // Stages are the map and persist handlers: raw records become canonical
@@ -42,6 +46,9 @@ type Stages struct {
 	sources  map[string]MapSource
 	resolver *identity.Resolver
 	logger   *slog.Logger
+	// privacy carries out privacy requests; see SetPrivacy.
+	privacy *privacy.Service
+	sup     suppressorCache
 }
 
 // NewStages returns the stages for the given sources and identity rules.
@@ -86,9 +93,17 @@ func (st *Stages) Map(msg *message.Message) ([]*message.Message, error) {
 }
 
 // MapEnvelope maps one raw envelope into its canonical envelope: for a
-// customer the payload is an identity.Record, for other entities the
-// mapped fields. It returns nil for a record its source does not map.
+// customer the payload is an identity.Record, for an order a
+// crmhub.Order, for other entities the mapped fields. An order deletion
+// passes as it is: its external id is all it says. It returns nil for a
+// record its source does not map.
 func (st *Stages) MapEnvelope(e crmhub.Envelope) (*crmhub.Envelope, error) {
+	if e.Entity == crmhub.EntityOrderDeletion {
+		return &e, nil
+	}
+	if e.Entity == crmhub.EntityPrivacy {
+		return st.mapPrivacy(e)
+	}
 	m, src, err := st.mapped(e)
 	if err != nil || m.Entity == "" {
 		return nil, err
@@ -106,6 +121,16 @@ func (st *Stages) MapEnvelope(e crmhub.Envelope) (*crmhub.Envelope, error) {
 		}
 		if out.Payload, err = json.Marshal(r); err != nil {
 			return nil, fmt.Errorf("encode canonical record: %w", err)
+		}
+		return &out, nil
+	}
+	if m.Entity == crmhub.EntityOrder {
+		o, err := orderOf(e.Source, m)
+		if err != nil {
+			return nil, crmhub.Permanent(fmt.Errorf("map order record %s of %s: %w", m.ExternalID, e.Source, err))
+		}
+		if out.Payload, err = json.Marshal(o); err != nil {
+			return nil, fmt.Errorf("encode canonical order: %w", err)
 		}
 		return &out, nil
 	}
@@ -175,18 +200,25 @@ type changedPayload struct {
 	CustomerID string `json:"customer_id"`
 }
 
-// Persist resolves a canonical customer record into profiles, in one unit
-// of work with its idempotency mark, and announces the profiles that
-// changed. Orders and events are persisted from #5 on; until then they are
-// acknowledged and left in the raw table, from which rebuild re-derives
-// them.
+// Persist resolves a canonical customer record into profiles, writes or
+// deletes an order, each in one unit of work with its idempotency mark,
+// and announces the profiles that changed. Events are not stored yet: they
+// are acknowledged and left in the raw table.
 func (st *Stages) Persist(msg *message.Message) ([]*message.Message, error) {
 	e, err := FromMessage(msg)
 	if err != nil {
 		return nil, err
 	}
-	if e.Entity != crmhub.EntityCustomer {
-		ctx := msg.Context()
+	ctx := msg.Context()
+	switch e.Entity {
+	case crmhub.EntityCustomer:
+	case crmhub.EntityOrder:
+		return st.persistOrder(ctx, e)
+	case crmhub.EntityOrderDeletion:
+		return st.persistOrderDeletion(ctx, e)
+	case crmhub.EntityPrivacy:
+		return nil, st.persistPrivacy(ctx, e)
+	default:
 		return nil, st.store.InTxShared(ctx, func(tx *store.Tx) error {
 			_, err := tx.MarkProcessed(ctx, HandlerPersist, e.IdempotencyKey)
 			return err
@@ -196,17 +228,11 @@ func (st *Stages) Persist(msg *message.Message) ([]*message.Message, error) {
 	if err := json.Unmarshal(e.Payload, &rec); err != nil {
 		return nil, crmhub.Permanent(fmt.Errorf("decode canonical record %s of %s: %w", e.ExternalID, e.Source, err))
 	}
-	out, err := st.Resolve(msg.Context(), e.IdempotencyKey, rec)
+	out, err := st.Resolve(ctx, e.IdempotencyKey, rec)
 	if err != nil {
 		return nil, err
 	}
-	msgs := make([]*message.Message, 0, len(out.Changed))
-	for _, id := range out.Changed {
-		b, _ := json.Marshal(changedPayload{CustomerID: id})
-		m := message.NewMessage(watermill.NewUUID(), b)
-		msgs = append(msgs, m)
-	}
-	return msgs, nil
+	return changedMessages(out.Changed...), nil
 }
 
 // Resolve applies one customer record under its idempotency key: a key
@@ -222,16 +248,22 @@ func (st *Stages) Resolve(ctx context.Context, key string, rec identity.Record) 
 	if err != nil {
 		return identity.Outcome{}, crmhub.Permanent(err)
 	}
-	return st.batcher.do(ctx, st, &resolveReq{key: key, rec: ps[0], done: make(chan resolveResult, 1)})
+	suppress, err := st.suppressKeys(ctx, rec)
+	if err != nil {
+		return identity.Outcome{}, err
+	}
+	return st.batcher.do(ctx, st, &resolveReq{key: key, rec: ps[0], suppress: suppress, done: make(chan resolveResult, 1)})
 }
 
 // maxResolveBatch bounds how many records one unit of work resolves.
 const maxResolveBatch = 500
 
 type resolveReq struct {
-	key  string
-	rec  *identity.Prepared
-	done chan resolveResult
+	key string
+	rec *identity.Prepared
+	// suppress are the suppression entries the record would hit.
+	suppress []string
+	done     chan resolveResult
 }
 
 type resolveResult struct {
@@ -357,6 +389,17 @@ func (st *Stages) resolveTogether(ctx context.Context, batch []*resolveReq) ([]i
 		}
 		if err := tx.LockIdentity(ctx); err != nil {
 			return err
+		}
+		idx, err := st.dropSuppressed(ctx, tx, batch, idx)
+		if err != nil {
+			return err
+		}
+		recs = recs[:0]
+		for _, i := range idx {
+			recs = append(recs, batch[i].rec)
+		}
+		if len(recs) == 0 {
+			return nil
 		}
 		res, err := st.resolver.ApplyPrepared(ctx, tx, recs)
 		if err != nil {

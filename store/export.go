@@ -82,24 +82,25 @@ func (r reader) EachCustomer(ctx context.Context, opts ExportOptions, fn func(cr
 	}
 }
 
-// EachOrder calls fn with every order, with its line items, in id order,
-// reading a page of rows at a time so that memory stays constant. It takes
-// its transaction from the reader as EachCustomer does. opts.Segment must
-// be empty: segments belong to profiles.
+// EachOrder calls fn with every order but deleted ones, with its line
+// items and the profile it belongs to now, in id order, reading a page of
+// rows at a time so that memory stays constant. It takes its transaction
+// from the reader as EachCustomer does. opts.Segment must be empty:
+// segments belong to profiles.
 func (r reader) EachOrder(ctx context.Context, opts ExportOptions, fn func(crmhub.Order) error) error {
 	if opts.Segment != "" {
 		return fmt.Errorf("export orders: segments belong to customers, not orders: %w", crmhub.ErrInvalid)
 	}
-	where := "WHERE id > ?"
+	where := "WHERE o.id > ? AND o.deleted_at IS NULL"
 	var since []any
 	if !opts.UpdatedSince.IsZero() {
-		where += " AND updated_at >= ?"
+		where += " AND o.updated_at >= ?"
 		since = append(since, utc(opts.UpdatedSince))
 	}
 	page := exportPageSize
 	for after := ""; ; {
 		args := append(append([]any{after}, since...), page)
-		batch, err := r.orders(ctx, where+" ORDER BY id LIMIT ?", args...)
+		batch, err := r.orders(ctx, where+" ORDER BY o.id LIMIT ?", args...)
 		if err != nil {
 			return fmt.Errorf("orders after %q: %w", after, err)
 		}

@@ -18,7 +18,7 @@ type Counts struct {
 }
 
 // Counts counts the rows of the main tables. Merged-away profiles are not
-// counted as customers.
+// counted as customers, nor deleted orders as orders.
 func (r reader) Counts(ctx context.Context) (Counts, error) {
 	var c Counts
 	for _, q := range []struct {
@@ -27,7 +27,7 @@ func (r reader) Counts(ctx context.Context) (Counts, error) {
 	}{
 		{&c.Customers, "SELECT COUNT(*) FROM customers WHERE merged_into IS NULL"},
 		{&c.Identities, "SELECT COUNT(*) FROM identities"},
-		{&c.Orders, "SELECT COUNT(*) FROM orders"},
+		{&c.Orders, "SELECT COUNT(*) FROM orders WHERE deleted_at IS NULL"},
 		{&c.Events, "SELECT COUNT(*) FROM events"},
 		{&c.RawRecords, "SELECT COUNT(*) FROM raw_records"},
 		{&c.DeadLetters, "SELECT COUNT(*) FROM dead_letters"},

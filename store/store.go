@@ -1,7 +1,8 @@
 // Package store is the unified record store: customers and their identities,
 // emails and phones, orders, events, the raw landing table, connector
-// checkpoints, dead letters, merges and API tokens, on SQLite (embedded
-// default) or PostgreSQL (scale-out).
+// checkpoints, dead letters, merges, API tokens and privacy requests with
+// their suppression list, on SQLite (embedded default) or PostgreSQL
+// (scale-out).
 //
 // Reads go through Store; every write goes through a unit of work (Store.InTx)
 // so that a pipeline stage commits its results and its idempotency mark
@@ -199,7 +200,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error, opts ...TxOptio
 // TxOption adjusts a unit of work.
 type TxOption func(*txOptions)
 
-type txOptions struct{ relaxed bool }
+type txOptions struct{ relaxed, secureDelete bool }
 
 // Relaxed lets a unit of work commit without waiting for the disk (SQLite
 // synchronous=NORMAL, PostgreSQL synchronous_commit=off). A crash of the
@@ -210,27 +211,41 @@ type txOptions struct{ relaxed bool }
 // only after the stage commits; never for accepting data from outside.
 func Relaxed() TxOption { return func(o *txOptions) { o.relaxed = true } }
 
+// SecureDelete makes SQLite overwrite what the unit of work deletes with
+// zeros, whole freed pages included (PRAGMA secure_delete), so that erased
+// rows leave no bytes in the database file. Other units of work zero only
+// within the pages they write anyway (secure_delete=FAST): writing every
+// page the bus prunes would cost I/O for nothing. PostgreSQL ignores it;
+// see Store.Scrub.
+func SecureDelete() TxOption { return func(o *txOptions) { o.secureDelete = true } }
+
 func (s *Store) inTxOnce(ctx context.Context, fn func(tx *Tx) error, o txOptions) (err error) {
 	var sqlTx *sqlx.Tx
+	relaxSQLite := o.relaxed && s.driver == DriverSQLite && !s.syncNormal
 	switch {
-	case o.relaxed && s.driver == DriverSQLite && !s.syncNormal:
-		// synchronous is a setting of the connection: pin the writer
-		// connection so the setting covers exactly this transaction.
+	case relaxSQLite || (o.secureDelete && s.driver == DriverSQLite):
+		// synchronous and secure_delete are settings of the connection:
+		// pin the writer connection so the settings cover exactly this
+		// transaction.
 		var conn *sqlx.Conn
 		if conn, err = s.w.Connx(ctx); err != nil {
 			return fmt.Errorf("begin transaction: %w", err)
 		}
 		defer conn.Close()
-		if _, err = conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
-			return fmt.Errorf("begin relaxed transaction: %w", err)
-		}
-		defer func() {
-			if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = FULL"); rerr != nil {
-				// Never hand a relaxed connection to a durable transaction.
-				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-				err = errors.Join(err, fmt.Errorf("restore synchronous=FULL: %w", rerr))
+		if relaxSQLite {
+			restore, perr := setPragma(ctx, conn, "synchronous = NORMAL", "synchronous = FULL")
+			if perr != nil {
+				return fmt.Errorf("begin relaxed transaction: %w", perr)
 			}
-		}()
+			defer func() { err = errors.Join(err, restore()) }()
+		}
+		if o.secureDelete && s.driver == DriverSQLite {
+			restore, perr := setPragma(ctx, conn, "secure_delete = ON", "secure_delete = FAST")
+			if perr != nil {
+				return fmt.Errorf("begin secure-delete transaction: %w", perr)
+			}
+			defer func() { err = errors.Join(err, restore()) }()
+		}
 		if sqlTx, err = conn.BeginTxx(ctx, nil); err != nil {
 			return fmt.Errorf("begin transaction: %w", err)
 		}
@@ -267,6 +282,22 @@ func (s *Store) inTxOnce(ctx context.Context, fn func(tx *Tx) error, o txOptions
 		s.ckpt.poke()
 	}
 	return nil
+}
+
+// setPragma applies a setting to a pinned SQLite connection and returns
+// what puts the connection back as every other unit of work expects it.
+// A connection that cannot be put back is discarded.
+func setPragma(ctx context.Context, conn *sqlx.Conn, set, reset string) (func() error, error) {
+	if _, err := conn.ExecContext(ctx, "PRAGMA "+set); err != nil {
+		return nil, err
+	}
+	return func() error {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA "+reset); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			return fmt.Errorf("restore %s: %w", reset, err)
+		}
+		return nil
+	}, nil
 }
 
 // ReadTx is a read-only transaction: every read through it sees the store

@@ -152,9 +152,11 @@ func newRebuildCmd(g *globals) *cobra.Command {
 		Short: "Re-derive every profile from the raw landing table",
 		Long: `Map the newest version of every customer record in the raw landing table again, with the
 current mappings and identity rules, and resolve them into profiles from scratch. Profile
-ids stay where the records agree; unmerges and forced merges are kept. Run it after
-changing a mapping or the identity rules, with the pipeline stopped. --dry-run prints
-how many profiles would merge or split and changes nothing.`,
+ids stay where the records agree; unmerges and forced merges are kept. Order records are
+mapped and written again too (the newest version of each wins; deleted orders stay
+deleted); they follow their customers' profiles. Run it after changing a mapping or the
+identity rules, with the pipeline stopped. --dry-run prints how many profiles would merge
+or split and changes nothing.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.runRebuild(cmd.Context(), dryRun)
@@ -196,6 +198,20 @@ func (g *globals) runRebuild(ctx context.Context, dryRun bool) error {
 	fprintf(g.stdout, "%s: %d customer records (%d no longer map); profiles %d -> %d; %d merges absorbing %d profiles; %d profiles split; %d new profiles; %d records change profile\n",
 		verb, rep.Records, failed, rep.ProfilesBefore, rep.ProfilesAfter, rep.Merges, rep.Merged, rep.Split,
 		rep.Created, rep.Moved)
+	// Orders find their profiles through their customers' identities, so
+	// they need the mapping again but no resolving.
+	orders, err := st.RebuildOrders(ctx, dryRun)
+	if err != nil {
+		return err
+	}
+	if orders.Records+orders.Deletions > 0 {
+		written := "written again"
+		if dryRun {
+			written = "would be written again"
+		}
+		fprintf(g.stdout, "orders: %d order records %s (%d no longer map), %d deletions\n",
+			orders.Records-orders.Failed, written, orders.Failed, orders.Deletions)
+	}
 	return nil
 }
 

@@ -111,6 +111,7 @@ Start with 'crmhub demo', or write a config with 'crmhub init > crmhub.yaml'.`,
 		newUnmergeCmd(g),
 		newRebuildCmd(g),
 		newIdentityCmd(g),
+		newPrivacyCmd(g),
 	)
 	return root
 }

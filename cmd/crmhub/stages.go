@@ -13,6 +13,7 @@ import (
 	"github.com/crmhub/crmhub/mapping"
 	"github.com/crmhub/crmhub/pipeline"
 	"github.com/crmhub/crmhub/pipeline/identity"
+	"github.com/crmhub/crmhub/privacy"
 	"github.com/crmhub/crmhub/store"
 )
 
@@ -41,6 +42,7 @@ func mapSources(cfg *config.Config) (map[string]pipeline.MapSource, error) {
 				byEntity[rules.Entity] = rules
 			}
 			ms.ByEntity = byEntity
+			ms.Privacy = shopify.ReadPrivacy
 		case src.Mapping != "":
 			rules, err := mapping.Load(src.Mapping)
 			if err != nil {
@@ -73,7 +75,26 @@ func addSampleSources(out map[string]pipeline.MapSource) error {
 
 // newStages builds the map and persist stages for the app's config.
 func (a *app) newStages(sources map[string]pipeline.MapSource) *pipeline.Stages {
-	return pipeline.NewStages(a.store, sources, identity.NewResolver(identity.ConfigFrom(a.cfg.Identity)), a.log)
+	st := pipeline.NewStages(a.store, sources, identity.NewResolver(identity.ConfigFrom(a.cfg.Identity)), a.log)
+	st.SetPrivacy(a.privacy())
+	return st
+}
+
+// privacy builds the service that carries out privacy requests, from the
+// webhooks of sources and from crmhub privacy.
+func (a *app) privacy() *privacy.Service {
+	opts := privacy.Options{Regions: map[string]string{}, Logger: a.log,
+		Survivorship: identity.ConfigFrom(a.cfg.Identity).Survivorship}
+	for _, s := range a.cfg.Sources {
+		opts.Regions[s.Name] = s.DefaultRegion
+	}
+	for _, d := range a.cfg.Destinations {
+		opts.Destinations = append(opts.Destinations, d.Name)
+	}
+	if a.bus != nil {
+		opts.Messages = pipeline.MessageEraser(a.bus)
+	}
+	return privacy.New(a.store, opts)
 }
 
 // runUntil runs the stages until done reports true or ctx ends, then shuts

@@ -13,18 +13,26 @@ import (
 	"github.com/crmhub/crmhub/store"
 )
 
-// StreamCustomers is the checkpoint stream of pulled customers.
-const StreamCustomers = "customers"
+// Checkpoint streams of pulled records: each kind has a checkpoint of its
+// own.
+const (
+	StreamCustomers = "customers"
+	StreamOrders    = "orders"
+)
 
-// Defaults of a customer pull.
+// Defaults of a pull.
 const (
 	// DefaultOverlap is how far before the checkpoint a pull starts
 	// again: Shopify's search index can lag behind a record's updatedAt,
 	// so a record changed just before the last pull ended may only show
 	// up now.
 	DefaultOverlap = 5 * time.Minute
-	// DefaultPageSize is Shopify's largest page.
+	// DefaultPageSize is Shopify's largest page, the page of customers.
 	DefaultPageSize = 250
+	// DefaultOrderPageSize is the largest page of orders one query can
+	// afford: with their line items, ten orders cost about 900 of the
+	// 1,000 points a single query may cost.
+	DefaultOrderPageSize = 10
 )
 
 // Lander makes pulled records durable together with the cursor that
@@ -47,19 +55,20 @@ type Querier interface {
 	Query(ctx context.Context, query string, vars, out any) error
 }
 
-// PullConfig configures a customer pull.
+// PullConfig configures a pull.
 type PullConfig struct {
 	// Source is the configured source name the records land under.
 	Source string
 	// Since bounds the first pull, when the stream has no checkpoint:
-	// customers updated before it are left out. Zero pulls all history.
+	// records updated before it are left out. Zero pulls all history.
 	Since time.Time
 	// Overlap is how far before the checkpoint each later pull starts.
 	// Default DefaultOverlap; records read twice are absorbed by the raw
 	// table, which keeps the same bytes only once.
 	Overlap time.Duration
-	// PageSize is how many customers one query asks for (1 to 250).
-	// Default DefaultPageSize.
+	// PageSize is how many records one query asks for: customers 1 to
+	// DefaultPageSize, orders 1 to DefaultOrderPageSize, which are also
+	// the defaults.
 	PageSize int
 }
 
@@ -70,38 +79,57 @@ type Progress struct {
 	Cursor Cursor
 }
 
-// Cursor is the checkpoint of a customer pull: the updatedAt and id of
-// the last customer committed, in the pull's (updatedAt, id) order.
+// Cursor is the checkpoint of a pull: the updatedAt and id of the last
+// record committed, in the pull's (updatedAt, id) order.
 type Cursor struct {
 	UpdatedAt time.Time `json:"updated_at"`
 	ID        string    `json:"id"`
 }
 
-// CustomerPull pages through a shop's customers updated since the last
-// pull and lands them, page by page, with the checkpoint that covers
-// them.
-type CustomerPull struct {
-	q    Querier
-	land Lander
-	cps  Checkpoints
-	cfg  PullConfig
-	log  *slog.Logger
+// pull pages through one kind of a shop's records updated since the last
+// pull of its stream and lands them, page by page, with the checkpoint
+// that covers them. CustomerPull and OrderPull are its two kinds.
+type pull struct {
+	q      Querier
+	land   Lander
+	cps    Checkpoints
+	cfg    PullConfig
+	log    *slog.Logger
+	stream string
+	// fetch asks for one page with vars (first, after, query).
+	fetch func(ctx context.Context, vars map[string]any) (fetched, error)
 }
 
-// NewCustomerPull returns a pull. It does no I/O.
-func NewCustomerPull(q Querier, land Lander, cps Checkpoints, cfg PullConfig, log *slog.Logger) (*CustomerPull, error) {
+// fetched is one page of records, converted.
+type fetched struct {
+	envs    []crmhub.Envelope
+	cursors []Cursor
+	hasNext bool
+	end     *string
+}
+
+// pageInfo is a GraphQL connection's page info.
+type pageInfo struct {
+	HasNextPage bool    `json:"hasNextPage"`
+	EndCursor   *string `json:"endCursor"`
+}
+
+// newPull checks cfg and fills in its defaults; maxPage bounds the page
+// size, what one query of the kind can afford.
+func newPull(q Querier, land Lander, cps Checkpoints, cfg PullConfig, log *slog.Logger, stream string, maxPage int) (*pull, error) {
+	what := "shopify " + strings.TrimSuffix(stream, "s") + " pull"
 	switch {
 	case q == nil || land == nil || cps == nil:
-		return nil, errors.New("shopify customer pull: missing querier, lander or checkpoints")
+		return nil, fmt.Errorf("%s: missing querier, lander or checkpoints", what)
 	case cfg.Source == "":
-		return nil, errors.New("shopify customer pull: no source name")
-	case cfg.PageSize < 0 || cfg.PageSize > 250:
-		return nil, fmt.Errorf("shopify customer pull: page size %d is not between 1 and 250", cfg.PageSize)
+		return nil, fmt.Errorf("%s: no source name", what)
+	case cfg.PageSize < 0 || cfg.PageSize > maxPage:
+		return nil, fmt.Errorf("%s: page size %d is not between 1 and %d", what, cfg.PageSize, maxPage)
 	case cfg.Overlap < 0:
-		return nil, fmt.Errorf("shopify customer pull: negative overlap %s", cfg.Overlap)
+		return nil, fmt.Errorf("%s: negative overlap %s", what, cfg.Overlap)
 	}
 	if cfg.PageSize == 0 {
-		cfg.PageSize = DefaultPageSize
+		cfg.PageSize = maxPage
 	}
 	if cfg.Overlap == 0 {
 		cfg.Overlap = DefaultOverlap
@@ -109,8 +137,106 @@ func NewCustomerPull(q Querier, land Lander, cps Checkpoints, cfg PullConfig, lo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &CustomerPull{q: q, land: land, cps: cps, cfg: cfg,
-		log: log.With("connector", SourceType, "source", cfg.Source, "stream", StreamCustomers)}, nil
+	return &pull{q: q, land: land, cps: cps, cfg: cfg, stream: stream,
+		log: log.With("connector", SourceType, "source", cfg.Source, "stream", stream)}, nil
+}
+
+// run pulls once: from the checkpoint minus the overlap (or from Since
+// on the first pull) to the newest record. After each page it lands the
+// page's records and the cursor of its last one in one commit, so an
+// interrupted pull resumes where its last commit left off. progress, when
+// not nil, is called after each commit.
+func (p *pull) run(ctx context.Context, progress func(Progress)) (Progress, error) {
+	var done Progress
+	since := p.cfg.Since
+	cp, err := p.cps.Checkpoint(ctx, p.cfg.Source, p.stream)
+	switch {
+	case err == nil:
+		var c Cursor
+		if err := json.Unmarshal([]byte(cp.Cursor), &c); err != nil {
+			return done, fmt.Errorf("shopify %s of %s: read checkpoint %q: %w", p.stream, p.cfg.Source, cp.Cursor, err)
+		}
+		since, done.Cursor = c.UpdatedAt.Add(-p.cfg.Overlap), c
+	case !errors.Is(err, crmhub.ErrNotFound):
+		return done, fmt.Errorf("shopify %s of %s: %w", p.stream, p.cfg.Source, err)
+	}
+	vars := map[string]any{"first": p.cfg.PageSize}
+	if !since.IsZero() {
+		// Shopify's search reads > as >=; whole seconds are what it keeps.
+		vars["query"] = "updated_at:>='" + since.UTC().Truncate(time.Second).Format(time.RFC3339) + "'"
+	}
+	p.log.Info("shopify pull", "since", since)
+	for {
+		page, err := p.fetch(ctx, vars)
+		if err != nil {
+			return done, fmt.Errorf("pull shopify %s of %s, page %d: %w", p.stream, p.cfg.Source, done.Pages+1, err)
+		}
+		if len(page.envs) > 0 {
+			var last Cursor
+			for _, c := range page.cursors {
+				if cursorLess(last, c) {
+					last = c
+				}
+			}
+			// A checkpoint never moves back: an overlap re-read ends
+			// where the last pull ended or later.
+			if cursorLess(last, done.Cursor) {
+				last = done.Cursor
+			}
+			cur, _ := json.Marshal(last)
+			if err := p.land.Land(ctx, page.envs, p.stream, string(cur)); err != nil {
+				return done, fmt.Errorf("land shopify %s of %s, page %d: %w", p.stream, p.cfg.Source, done.Pages+1, err)
+			}
+			done.Cursor = last
+		}
+		done.Pages++
+		done.Records += len(page.envs)
+		p.log.Debug("shopify page", "page", done.Pages, "records", len(page.envs))
+		if progress != nil {
+			progress(done)
+		}
+		if !page.hasNext || page.end == nil {
+			return done, nil
+		}
+		vars["after"] = *page.end
+	}
+}
+
+// envelope is a pulled record as it lands: in the webhook's shape, under
+// its numeric id, with its updatedAt as version.
+func (p *pull) envelope(entity crmhub.Entity, id, updatedAt string, payload []byte) (crmhub.Envelope, Cursor, error) {
+	at, err := time.Parse(time.RFC3339, updatedAt)
+	if err != nil {
+		return crmhub.Envelope{}, Cursor{}, fmt.Errorf("%s %s: updatedAt %q: %w", entity, id, updatedAt, err)
+	}
+	env := crmhub.Envelope{Source: p.cfg.Source, SourceType: SourceType, Entity: entity,
+		ExternalID: id, Version: updatedAt, Payload: payload}
+	return env, Cursor{UpdatedAt: at.UTC(), ID: id}, nil
+}
+
+// CustomerPull pages through a shop's customers updated since the last
+// pull and lands them, page by page, with the checkpoint that covers
+// them.
+type CustomerPull struct{ p *pull }
+
+// NewCustomerPull returns a pull of customers, checkpointed as stream
+// StreamCustomers. It does no I/O.
+func NewCustomerPull(q Querier, land Lander, cps Checkpoints, cfg PullConfig, log *slog.Logger) (*CustomerPull, error) {
+	p, err := newPull(q, land, cps, cfg, log, StreamCustomers, DefaultPageSize)
+	if err != nil {
+		return nil, err
+	}
+	p.fetch = p.fetchCustomers
+	return &CustomerPull{p: p}, nil
+}
+
+// Run pulls once: from the checkpoint minus the overlap (or from Since
+// on the first pull) to the newest customer. After each page it lands the
+// page's customers and the cursor of its last one in one commit, so an
+// interrupted pull resumes where its last commit left off. progress, when
+// not nil, is called after each commit.
+func (c *CustomerPull) Run(ctx context.Context, progress func(Progress)) (Progress, error) {
+	return c.p.run(ctx, progress)
 }
 
 // customersQuery asks for customers in (updatedAt, id) order. The
@@ -144,80 +270,28 @@ type customersPage struct {
 		Edges []struct {
 			Node gqlCustomer `json:"node"`
 		} `json:"edges"`
-		PageInfo struct {
-			HasNextPage bool    `json:"hasNextPage"`
-			EndCursor   *string `json:"endCursor"`
-		} `json:"pageInfo"`
+		PageInfo pageInfo `json:"pageInfo"`
 	} `json:"customers"`
 }
 
-// Run pulls once: from the checkpoint minus the overlap (or from Since
-// on the first pull) to the newest customer. After each page it lands the
-// page's customers and the cursor of its last one in one commit, so an
-// interrupted pull resumes where its last commit left off. progress, when
-// not nil, is called after each commit.
-func (p *CustomerPull) Run(ctx context.Context, progress func(Progress)) (Progress, error) {
-	var done Progress
-	since := p.cfg.Since
-	cp, err := p.cps.Checkpoint(ctx, p.cfg.Source, StreamCustomers)
-	switch {
-	case err == nil:
-		var c Cursor
-		if err := json.Unmarshal([]byte(cp.Cursor), &c); err != nil {
-			return done, fmt.Errorf("shopify customers of %s: read checkpoint %q: %w", p.cfg.Source, cp.Cursor, err)
-		}
-		since, done.Cursor = c.UpdatedAt.Add(-p.cfg.Overlap), c
-	case !errors.Is(err, crmhub.ErrNotFound):
-		return done, fmt.Errorf("shopify customers of %s: %w", p.cfg.Source, err)
+func (p *pull) fetchCustomers(ctx context.Context, vars map[string]any) (fetched, error) {
+	var page customersPage
+	if err := p.q.Query(ctx, customersQuery, vars, &page); err != nil {
+		return fetched{}, err
 	}
-	vars := map[string]any{"first": p.cfg.PageSize}
-	if !since.IsZero() {
-		// Shopify's search reads > as >=; whole seconds are what it keeps.
-		vars["query"] = "updated_at:>='" + since.UTC().Truncate(time.Second).Format(time.RFC3339) + "'"
+	out := fetched{hasNext: page.Customers.PageInfo.HasNextPage, end: page.Customers.PageInfo.EndCursor}
+	for _, e := range page.Customers.Edges {
+		payload, id, err := e.Node.webhookShape()
+		if err != nil {
+			return fetched{}, crmhub.Permanent(err)
+		}
+		env, c, err := p.envelope(crmhub.EntityCustomer, id, e.Node.UpdatedAt, payload)
+		if err != nil {
+			return fetched{}, crmhub.Permanent(err)
+		}
+		out.envs, out.cursors = append(out.envs, env), append(out.cursors, c)
 	}
-	p.log.Info("shopify customer pull", "since", since)
-	for {
-		var page customersPage
-		if err := p.q.Query(ctx, customersQuery, vars, &page); err != nil {
-			return done, fmt.Errorf("pull shopify customers of %s, page %d: %w", p.cfg.Source, done.Pages+1, err)
-		}
-		edges := page.Customers.Edges
-		if len(edges) > 0 {
-			envs := make([]crmhub.Envelope, 0, len(edges))
-			var last Cursor
-			for _, e := range edges {
-				env, c, err := p.envelope(e.Node)
-				if err != nil {
-					return done, crmhub.Permanent(fmt.Errorf("pull shopify customers of %s, page %d: %w", p.cfg.Source, done.Pages+1, err))
-				}
-				envs = append(envs, env)
-				if cursorLess(last, c) {
-					last = c
-				}
-			}
-			// A checkpoint never moves back: an overlap re-read ends
-			// where the last pull ended or later.
-			if cursorLess(last, done.Cursor) {
-				last = done.Cursor
-			}
-			cur, _ := json.Marshal(last)
-			if err := p.land.Land(ctx, envs, StreamCustomers, string(cur)); err != nil {
-				return done, fmt.Errorf("land shopify customers of %s, page %d: %w", p.cfg.Source, done.Pages+1, err)
-			}
-			done.Cursor = last
-		}
-		done.Pages++
-		done.Records += len(edges)
-		p.log.Debug("shopify customers page", "page", done.Pages, "records", len(edges))
-		if progress != nil {
-			progress(done)
-		}
-		end := page.Customers.PageInfo.EndCursor
-		if !page.Customers.PageInfo.HasNextPage || end == nil {
-			return done, nil
-		}
-		vars["after"] = *end
-	}
+	return out, nil
 }
 
 // cursorLess orders cursors by (updatedAt, id), ids as numbers.
@@ -226,20 +300,6 @@ func cursorLess(a, b Cursor) bool {
 		return a.UpdatedAt.Before(b.UpdatedAt)
 	}
 	return crmhub.CompareVersions(a.ID, b.ID) < 0
-}
-
-func (p *CustomerPull) envelope(n gqlCustomer) (crmhub.Envelope, Cursor, error) {
-	payload, id, err := n.webhookShape()
-	if err != nil {
-		return crmhub.Envelope{}, Cursor{}, err
-	}
-	at, err := time.Parse(time.RFC3339, n.UpdatedAt)
-	if err != nil {
-		return crmhub.Envelope{}, Cursor{}, fmt.Errorf("customer %s: updatedAt %q: %w", id, n.UpdatedAt, err)
-	}
-	env := crmhub.Envelope{Source: p.cfg.Source, SourceType: SourceType, Entity: crmhub.EntityCustomer,
-		ExternalID: id, Version: n.UpdatedAt, Payload: payload}
-	return env, Cursor{UpdatedAt: at.UTC(), ID: id}, nil
 }
 
 // gqlCustomer is a Customer node as customersQuery selects it.
@@ -318,15 +378,19 @@ type restAddress struct {
 	Default      bool    `json:"default"`
 }
 
-const customerGIDPrefix = "gid://shopify/Customer/"
-
 // CustomerID returns the numeric id of a GraphQL customer id
 // (gid://shopify/Customer/N): the id webhooks carry, under which both
 // land.
-func CustomerID(gid string) (string, error) {
-	id, ok := strings.CutPrefix(gid, customerGIDPrefix)
+func CustomerID(gid string) (string, error) { return gidNumber(gid, "Customer") }
+
+// OrderID returns the numeric id of a GraphQL order id
+// (gid://shopify/Order/N), as CustomerID does for customers.
+func OrderID(gid string) (string, error) { return gidNumber(gid, "Order") }
+
+func gidNumber(gid, kind string) (string, error) {
+	id, ok := strings.CutPrefix(gid, "gid://shopify/"+kind+"/")
 	if !ok || id == "" || strings.Trim(id, "0123456789") != "" {
-		return "", fmt.Errorf("%q is not a Shopify customer id", gid)
+		return "", fmt.Errorf("%q is not a Shopify %s id", gid, strings.ToLower(kind))
 	}
 	return id, nil
 }

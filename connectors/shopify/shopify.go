@@ -1,6 +1,8 @@
 // Package shopify connects crmhub to Shopify shops: it receives a shop's
 // webhooks, verified by their HMAC signature, and lands them for the
-// pipeline, and it ships the built-in mapping of Shopify customers.
+// pipeline; it pulls customers and orders over the GraphQL Admin API in
+// the webhooks' shape; and it ships the built-in mappings of Shopify
+// customers and orders.
 //
 // A connector does not import the pipeline: what lands a delivery is the
 // Ingester interface, which pipeline.Ingester satisfies.
@@ -24,11 +26,13 @@ const SourceType = "shopify"
 const (
 	// EntityCustomerDeletion is a customers/delete delivery.
 	EntityCustomerDeletion crmhub.Entity = "customer_deletion"
-	// EntityOrderDeletion is an orders/delete delivery.
-	EntityOrderDeletion crmhub.Entity = "order_deletion"
 	// EntityUnknown is a delivery of a topic this package does not know.
 	EntityUnknown crmhub.Entity = "unknown"
 )
+
+// EntityOrderDeletion is an orders/delete delivery, under the deleted
+// order's id: the pipeline deletes the order.
+const EntityOrderDeletion = crmhub.EntityOrderDeletion
 
 // Ingester makes accepted deliveries durable. pipeline.Ingester is the
 // implementation; tests may use it too, on a real store.
@@ -43,9 +47,10 @@ type Ingester interface {
 var mappingFiles embed.FS
 
 // Mappings compiles the built-in mappings of a Shopify source, by the
-// entity of the records they map. Records of other entities (orders until
-// they have a mapping, deletions, privacy requests, unknown topics) are
-// landed and left alone.
+// entity of the records they map: customers and orders. Records of other
+// entities (customer deletions, unknown topics) are landed and left alone
+// by the map stage; order deletions need no mapping, and privacy requests
+// are read by ReadPrivacy.
 func Mappings() (map[crmhub.Entity]*mapping.Rules, error) {
 	out := map[crmhub.Entity]*mapping.Rules{}
 	entries, err := mappingFiles.ReadDir("mappings")

@@ -221,6 +221,11 @@ func (s webhookSource) delivery(h http.Header, topic string, body []byte) (crmhu
 	switch {
 	case te.entity == crmhub.EntityCustomer || te.entity == crmhub.EntityOrder:
 		env.Version = doc.Get("updated_at").String()
+	case te.entity == EntityOrderDeletion && id == "":
+		// Nothing to delete: kept for a look, not processed.
+		env.Entity = EntityUnknown
+	case te.entity == EntityOrderDeletion:
+		// Under the order's own id, which is what the pipeline deletes.
 	case id != "":
 		id = topic + ":" + id
 	}
@@ -232,6 +237,11 @@ func (s webhookSource) delivery(h http.Header, topic string, body []byte) (crmhu
 			id = "webhook:" + webhookID
 		} else {
 			id = "sha256:" + env.ContentHash()
+		}
+		if te.entity == crmhub.EntityPrivacy {
+			// The topic says what is asked: an erasure may name the
+			// person by email alone.
+			id = topic + ":" + id
 		}
 	}
 	env.ExternalID = id

@@ -292,7 +292,7 @@ func TestReplaysWithSameAndNewWebhookIDsYieldNoDuplicate(t *testing.T) {
 	}
 	stop := runPipeline(t, h)
 	defer stop()
-	waitProcessed(t, h.store, 2) // the two customer payloads
+	waitProcessed(t, h.store, 4) // the two customer and the two order payloads
 	settle(t, h.store)
 	first := rowCounts(t, h.store)
 
@@ -316,9 +316,9 @@ func TestReplaysWithSameAndNewWebhookIDsYieldNoDuplicate(t *testing.T) {
 }
 
 func TestStaleRetriesNeverOverwriteNewerVersions(t *testing.T) {
-	// Orders are landed but not yet stored by the pipeline, so this runs
-	// on customers/update: the stored record and the profile must show
-	// the newest version whatever the order of arrival.
+	// The stored record and the profile must show the newest version
+	// whatever the order of arrival (for orders see
+	// TestStaleOrderRetriesNeverOverwriteNewerVersions).
 	h := newHub(t, hubOptions{})
 	const customers, versions = 50, 10
 	names := []string{"Amal", "Bilal", "Carmen", "Dara", "Elif", "Farid", "Goli", "Hana", "Idris", "Jana"}

@@ -1,19 +1,23 @@
 // Package shopifytest is a fake Shopify Admin API for tests: an httptest
-// server that answers the GraphQL customers query with cursor pagination,
-// charges every query against a leaky cost bucket it really enforces, and
-// misbehaves on demand (429 with Retry-After, 5xx, slow answers, 401 and
-// 403). Its payloads have the shapes of the GraphQL Admin API 2026-01.
+// server that answers the GraphQL customers and orders queries (and an
+// order's further line items) with cursor pagination, charges every query
+// against a leaky cost bucket it really enforces, refuses a query that
+// costs more than Shopify's single-query limit, and misbehaves on demand
+// (429 with Retry-After, 5xx, slow answers, 401 and 403). Its payloads
+// have the shapes of the GraphQL Admin API 2026-01.
 package shopifytest
 
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,7 +34,7 @@ type Options struct {
 	// /admin/api/{version}/graphql.json. Default "2026-01".
 	APIVersion string
 	// Scopes are the access scopes granted to the token. Default
-	// read_customers.
+	// read_customers and read_orders.
 	Scopes []string
 	// MaximumAvailable is the size of the cost bucket. Default 2000.
 	MaximumAvailable float64
@@ -42,9 +46,14 @@ type Options struct {
 	// them.
 	Drained float64
 	// NodeCost is what one customer costs a query. Default 1: a
-	// connection costs 2 plus first × NodeCost.
+	// connection costs 2 plus first × NodeCost. An order costs what its
+	// fields cost, line items included, as Shopify counts them.
 	NodeCost float64
 }
+
+// MaxQueryCost is the most one query may cost, as on Shopify: a query
+// that asks for more is refused with MAX_COST_EXCEEDED.
+const MaxQueryCost = 1000
 
 // Customer is one customer of the fake shop.
 type Customer struct {
@@ -70,6 +79,34 @@ type Address struct {
 	Zip, CountryCode    string
 	Phone               string
 }
+
+// Order is one order of the fake shop. Amounts are decimal text in the
+// shop's currency, as Shopify writes them.
+type Order struct {
+	ID   int64
+	Name string // #1001
+	// CustomerID is the id of the customer who placed it; 0 for a guest
+	// checkout.
+	CustomerID   int64
+	Email, Phone string
+	Currency     string
+	// FinancialStatus and FulfillmentStatus are the display statuses:
+	// PAID, PARTIALLY_REFUNDED, ...; FULFILLED, UNFULFILLED, ...
+	FinancialStatus, FulfillmentStatus                  string
+	Subtotal, Discounts, Tax, Shipping, Total, Refunded string
+	LineItems                                           []LineItem
+	CreatedAt, ProcessedAt, UpdatedAt                   time.Time
+	CancelledAt                                         *time.Time
+}
+
+// LineItem is one line of an order.
+type LineItem struct {
+	SKU, Title string
+	Quantity   int
+	Price      string
+}
+
+func (o Order) key() pageKey { return pageKey{at: o.UpdatedAt, id: o.ID} }
 
 // Fault is a misbehaviour applied to one request instead of (or before)
 // the normal answer.
@@ -131,6 +168,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	customers []Customer // sorted by (UpdatedAt, ID)
+	orders    []Order    // sorted by (UpdatedAt, ID)
 	faults    []Fault
 	level     float64
 	levelAt   time.Time
@@ -148,7 +186,7 @@ func New(t testing.TB, o Options) *Server {
 		o.APIVersion = "2026-01"
 	}
 	if o.Scopes == nil {
-		o.Scopes = []string{"read_customers"}
+		o.Scopes = []string{"read_customers", "read_orders"}
 	}
 	if o.MaximumAvailable == 0 {
 		o.MaximumAvailable = 2000
@@ -183,6 +221,17 @@ func (s *Server) Put(cs ...Customer) {
 	slices.SortFunc(s.customers, compareCustomers)
 }
 
+// PutOrders adds orders or replaces those with the same ID.
+func (s *Server) PutOrders(os ...Order) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range os {
+		s.orders = slices.DeleteFunc(s.orders, func(x Order) bool { return x.ID == o.ID })
+		s.orders = append(s.orders, o)
+	}
+	slices.SortFunc(s.orders, func(a, b Order) int { return a.key().compare(b.key()) })
+}
+
 // Fail queues faults: each applies to one of the next requests, in order.
 func (s *Server) Fail(fs ...Fault) {
 	s.mu.Lock()
@@ -197,18 +246,9 @@ func (s *Server) Stats() Stats {
 	return s.stats
 }
 
-func compareCustomers(a, b Customer) int {
-	if c := a.UpdatedAt.Compare(b.UpdatedAt); c != 0 {
-		return c
-	}
-	switch {
-	case a.ID < b.ID:
-		return -1
-	case a.ID > b.ID:
-		return 1
-	}
-	return 0
-}
+func (c Customer) key() pageKey { return pageKey{at: c.UpdatedAt, id: c.ID} }
+
+func compareCustomers(a, b Customer) int { return a.key().compare(b.key()) }
 
 var firstNames = []string{"Sara", "John", "سارة", "Bob", "مریم", "Jenny", "Omar", "Léon", "Noël", "Aisha"}
 var lastNames = []string{"Al Amiri", "Smith", "العامري", "Bobsen", "رضایی", "Doe", "Haddad", "Dupont", "Ng", "Khan"}
@@ -238,6 +278,50 @@ func Generate(n int, start time.Time) []Customer {
 				City: "Dubai", ProvinceCode: "DU", CountryCode: "AE", Phone: c.Phone}
 		}
 		out[i] = c
+	}
+	return out
+}
+
+// GenerateOrders returns n orders with ids from 5123456789012345001 up,
+// updated from start on, several to a second, placed by the given
+// customers in turn; every seventh is a guest checkout. Most have one to
+// three line items, every tenth has 40 (more than one page of them); some
+// are partly refunded, some cancelled.
+func GenerateOrders(n int, start time.Time, customers []Customer) []Order {
+	out := make([]Order, n)
+	for i := range out {
+		at := start.Add(time.Duration(i/5) * time.Second).UTC().Truncate(time.Second)
+		o := Order{ID: int64(5123456789012345001) + int64(i), Name: fmt.Sprintf("#%d", 1001+i), Currency: "AED",
+			FinancialStatus: "PAID", FulfillmentStatus: "UNFULFILLED", Discounts: "0.00", Tax: "0.00", Refunded: "0.00",
+			CreatedAt: at.Add(-time.Hour), ProcessedAt: at.Add(-time.Hour), UpdatedAt: at}
+		if len(customers) > 0 && i%7 != 6 {
+			c := customers[i%len(customers)]
+			o.CustomerID, o.Email, o.Phone = c.ID, c.Email, c.Phone
+		}
+		lines := 1 + i%3
+		if i%10 == 9 {
+			lines = 40
+		}
+		subtotal := 0
+		for j := range lines {
+			price := 10 + (i+j)%90
+			o.LineItems = append(o.LineItems, LineItem{SKU: fmt.Sprintf("SKU-%03d", (i+j)%500),
+				Title: fmt.Sprintf("Product %d", (i+j)%500), Quantity: 1 + j%2, Price: fmt.Sprintf("%d.00", price)})
+			subtotal += price * (1 + j%2)
+		}
+		shipping := 15
+		o.Subtotal, o.Shipping = fmt.Sprintf("%d.00", subtotal), fmt.Sprintf("%d.00", shipping)
+		o.Total = fmt.Sprintf("%d.00", subtotal+shipping)
+		switch i % 11 {
+		case 4:
+			o.FulfillmentStatus = "FULFILLED"
+		case 5:
+			o.FinancialStatus, o.Refunded = "PARTIALLY_REFUNDED", "5.50"
+		case 8:
+			cancelled := at
+			o.FinancialStatus, o.CancelledAt = "VOIDED", &cancelled
+		}
+		out[i] = o
 	}
 	return out
 }
@@ -276,19 +360,23 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(f.Body))
 		return
 	}
-	var req struct {
-		Query     string `json:"query"`
-		Variables struct {
-			First int     `json:"first"`
-			After *string `json:"after"`
-			Query *string `json:"query"`
-		} `json:"variables"`
-	}
+	var req request
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		writeJSON(w, gqlErrors(nil, "Parse error: "+err.Error(), ""))
 		return
 	}
-	writeJSON(w, s.answer(req.Query, req.Variables.First, deref(req.Variables.After), deref(req.Variables.Query)))
+	writeJSON(w, s.answer(req))
+}
+
+// request is a GraphQL request as the fake reads it.
+type request struct {
+	Query     string `json:"query"`
+	Variables struct {
+		First int     `json:"first"`
+		After *string `json:"after"`
+		Query *string `json:"query"`
+		ID    *string `json:"id"`
+	} `json:"variables"`
 }
 
 func deref(p *string) string {
@@ -314,29 +402,42 @@ func gqlErrors(ext any, msg, code string) map[string]any {
 	return out
 }
 
-var customersRE = regexp.MustCompile(`customers\s*\(`)
+var (
+	customersRE = regexp.MustCompile(`customers\s*\(`)
+	ordersRE    = regexp.MustCompile(`orders\s*\(`)
+	orderRE     = regexp.MustCompile(`order\s*\(\s*id:`)
+	lineFirstRE = regexp.MustCompile(`lineItems\s*\(\s*first:\s*(\d+)`)
+)
 
-// answer charges the bucket and answers one query. Like Shopify it takes
-// the requested cost up front and refunds what the answer did not use.
-func (s *Server) answer(query string, first int, after, search string) any {
-	if !customersRE.MatchString(query) {
-		return gqlErrors(nil, "the fake Shopify only answers the customers query", "")
+// answer dispatches one query by what it asks for.
+func (s *Server) answer(req request) any {
+	first, after, search := req.Variables.First, deref(req.Variables.After), deref(req.Variables.Query)
+	switch {
+	case customersRE.MatchString(req.Query):
+		return s.answerCustomers(req.Query, first, after, search)
+	case ordersRE.MatchString(req.Query):
+		return s.answerOrders(req.Query, first, after, search)
+	case orderRE.MatchString(req.Query):
+		return s.answerLineItems(req.Query, deref(req.Variables.ID), after)
 	}
-	if first < 1 || first > 250 {
-		return gqlErrors(nil, "The first argument must be between 1 and 250.", "BAD_REQUEST")
+	return gqlErrors(nil, "the fake Shopify answers the customers and orders queries and an order's line items", "")
+}
+
+// charge takes a query's requested cost from the bucket up front, as
+// Shopify does; it returns the error answer when the query is refused
+// (over the single-query limit, throttled, or without scope). The caller
+// holds s.mu and refunds what the answer does not use with settle.
+func (s *Server) charge(requested float64, scope, field string) any {
+	if requested > MaxQueryCost {
+		return gqlErrors(nil, fmt.Sprintf("Query cost is %.0f, which exceeds the single query max cost limit (%d).",
+			requested, MaxQueryCost), "MAX_COST_EXCEEDED")
 	}
-	if !strings.Contains(query, "sortKey: UPDATED_AT") {
-		return gqlErrors(nil, "the fake Shopify expects sortKey: UPDATED_AT", "")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := s.now()
 	if s.levelAt.IsZero() {
 		s.level, s.levelAt = math.Max(0, s.opts.MaximumAvailable-s.opts.Drained), now
 	}
 	s.level = math.Min(s.opts.MaximumAvailable, s.level+s.opts.RestoreRate*now.Sub(s.levelAt).Seconds())
 	s.levelAt = now
-	requested := 2 + float64(first)*s.opts.NodeCost
 	if requested > s.level {
 		if s.stats.Throttled > 0 {
 			s.stats.Violations++
@@ -344,54 +445,179 @@ func (s *Server) answer(query string, first int, after, search string) any {
 		s.stats.Throttled++
 		return gqlErrors(s.cost(requested, nil), "Throttled", "THROTTLED")
 	}
-	if !slices.Contains(s.opts.Scopes, "read_customers") {
+	if !slices.Contains(s.opts.Scopes, scope) {
 		actual := 1.0
 		s.level -= actual
 		return gqlErrors(s.cost(requested, &actual),
-			"Access denied for customers field. Required access: `read_customers` access scope.", "ACCESS_DENIED")
+			fmt.Sprintf("Access denied for %s field. Required access: `%s` access scope.", field, scope), "ACCESS_DENIED")
 	}
-	since, err := parseSince(search)
+	return nil
+}
+
+// answerData spends a query's actual cost and wraps its data.
+func (s *Server) answerData(requested, actual float64, data map[string]any) any {
+	s.level -= actual
+	s.stats.Pages++
+	return map[string]any{"data": data, "extensions": s.cost(requested, &actual)}
+}
+
+// answerCustomers answers one page of customers.
+func (s *Server) answerCustomers(query string, first int, after, search string) any {
+	if bad := checkPage(query, first); bad != nil {
+		return bad
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	requested := 2 + float64(first)*s.opts.NodeCost
+	if refused := s.charge(requested, "read_customers", "customers"); refused != nil {
+		return refused
+	}
+	sel, hasNext, err := page(s.customers, Customer.key, first, after, search)
 	if err != nil {
 		return gqlErrors(nil, err.Error(), "")
 	}
-	start := 0
+	edges := make([]any, len(sel))
+	for i, c := range sel {
+		edges[i] = map[string]any{"cursor": encodeCursor(c.key()), "node": node(c)}
+	}
+	actual := 2 + float64(len(sel))*s.opts.NodeCost
+	return s.answerData(requested, actual, map[string]any{"customers": connection(edges, hasNext)})
+}
+
+// orderCost is what one order costs as the orders query selects it, with
+// lines line items: the order, its customer and six amounts (objects of
+// objects) and its line items connection, each item with its price.
+func orderCost(lines int) float64 { return 1 + 1 + 6*2 + 2 + float64(lines)*3 }
+
+// answerOrders answers one page of orders with their first line items.
+func (s *Server) answerOrders(query string, first int, after, search string) any {
+	if bad := checkPage(query, first); bad != nil {
+		return bad
+	}
+	lines := 0
+	if m := lineFirstRE.FindStringSubmatch(query); m != nil {
+		lines, _ = strconv.Atoi(m[1])
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	requested := 2 + float64(first)*orderCost(lines)
+	if refused := s.charge(requested, "read_orders", "orders"); refused != nil {
+		return refused
+	}
+	sel, hasNext, err := page(s.orders, Order.key, first, after, search)
+	if err != nil {
+		return gqlErrors(nil, err.Error(), "")
+	}
+	edges := make([]any, len(sel))
+	actual := 2.0
+	for i, o := range sel {
+		n := min(lines, len(o.LineItems))
+		edges[i] = map[string]any{"cursor": encodeCursor(o.key()), "node": orderNode(o, n)}
+		actual += orderCost(n)
+	}
+	return s.answerData(requested, actual, map[string]any{"orders": connection(edges, hasNext)})
+}
+
+// answerLineItems answers the line items of one order after a cursor.
+func (s *Server) answerLineItems(query, gid, after string) any {
+	lines := 0
+	if m := lineFirstRE.FindStringSubmatch(query); m != nil {
+		lines, _ = strconv.Atoi(m[1])
+	}
+	if lines < 1 || lines > 250 {
+		return gqlErrors(nil, "The first argument must be between 1 and 250.", "BAD_REQUEST")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	requested := 1 + 2 + float64(lines)*3
+	if refused := s.charge(requested, "read_orders", "order"); refused != nil {
+		return refused
+	}
+	i := slices.IndexFunc(s.orders, func(o Order) bool { return fmt.Sprintf("gid://shopify/Order/%d", o.ID) == gid })
+	if i < 0 {
+		return s.answerData(requested, 1, map[string]any{"order": nil})
+	}
+	from := 0
 	if after != "" {
-		at, id, err := decodeCursor(after)
+		n, err := strconv.Atoi(strings.TrimPrefix(after, "li:"))
 		if err != nil {
 			return gqlErrors(nil, "Invalid cursor for current pagination sort.", "")
 		}
-		start, _ = slices.BinarySearchFunc(s.customers, Customer{UpdatedAt: at, ID: id + 1}, compareCustomers)
+		from = n
 	}
-	var edges []any
-	i := start
-	for ; i < len(s.customers) && len(edges) < first; i++ {
-		c := s.customers[i]
-		if c.UpdatedAt.Before(since) {
-			continue
-		}
-		edges = append(edges, map[string]any{"cursor": encodeCursor(c), "node": node(c)})
+	o := s.orders[i]
+	to := min(from+lines, len(o.LineItems))
+	from = min(from, to)
+	conn := lineItemConnection(o.LineItems[from:to], to, to < len(o.LineItems))
+	return s.answerData(requested, 1+2+float64(to-from)*3, map[string]any{"order": map[string]any{"lineItems": conn}})
+}
+
+// checkPage refuses what Shopify refuses of a page query.
+func checkPage(query string, first int) any {
+	if first < 1 || first > 250 {
+		return gqlErrors(nil, "The first argument must be between 1 and 250.", "BAD_REQUEST")
 	}
-	hasNext := false
-	for ; i < len(s.customers); i++ {
-		if !s.customers[i].UpdatedAt.Before(since) {
-			hasNext = true
-			break
-		}
+	if !strings.Contains(query, "sortKey: UPDATED_AT") {
+		return gqlErrors(nil, "the fake Shopify expects sortKey: UPDATED_AT", "")
 	}
+	return nil
+}
+
+func connection(edges []any, hasNext bool) map[string]any {
 	var end any
 	if len(edges) > 0 {
 		end = edges[len(edges)-1].(map[string]any)["cursor"]
 	}
-	actual := 2 + float64(len(edges))*s.opts.NodeCost
-	s.level -= actual
-	s.stats.Pages++
-	return map[string]any{
-		"data": map[string]any{"customers": map[string]any{
-			"edges":    edges,
-			"pageInfo": map[string]any{"hasNextPage": hasNext, "endCursor": end},
-		}},
-		"extensions": s.cost(requested, &actual),
+	return map[string]any{"edges": edges, "pageInfo": map[string]any{"hasNextPage": hasNext, "endCursor": end}}
+}
+
+// pageKey is what records are sorted and paged by: (updatedAt, id).
+type pageKey struct {
+	at time.Time
+	id int64
+}
+
+func (a pageKey) compare(b pageKey) int {
+	if c := a.at.Compare(b.at); c != 0 {
+		return c
 	}
+	switch {
+	case a.id < b.id:
+		return -1
+	case a.id > b.id:
+		return 1
+	}
+	return 0
+}
+
+// page selects up to first records of sorted after the cursor after and
+// updated at or after what search asks for.
+func page[T any](sorted []T, key func(T) pageKey, first int, after, search string) ([]T, bool, error) {
+	since, err := parseSince(search)
+	if err != nil {
+		return nil, false, err
+	}
+	start := 0
+	if after != "" {
+		k, err := decodeCursor(after)
+		if err != nil {
+			return nil, false, errors.New("Invalid cursor for current pagination sort.")
+		}
+		start = sort.Search(len(sorted), func(i int) bool { return key(sorted[i]).compare(k) > 0 })
+	}
+	var sel []T
+	i := start
+	for ; i < len(sorted) && len(sel) < first; i++ {
+		if !key(sorted[i]).at.Before(since) {
+			sel = append(sel, sorted[i])
+		}
+	}
+	for ; i < len(sorted); i++ {
+		if !key(sorted[i]).at.Before(since) {
+			return sel, true, nil
+		}
+	}
+	return sel, false, nil
 }
 
 // cost is the extensions.cost of an answer.
@@ -433,25 +659,25 @@ func parseSince(q string) (time.Time, error) {
 }
 
 // Cursors look like Shopify's: base64 of the sort key's last value and id.
-func encodeCursor(c Customer) string {
-	b, _ := json.Marshal(map[string]any{"last_id": c.ID, "last_value": c.UpdatedAt.Format(time.RFC3339)})
+func encodeCursor(k pageKey) string {
+	b, _ := json.Marshal(map[string]any{"last_id": k.id, "last_value": k.at.Format(time.RFC3339)})
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-func decodeCursor(s string) (time.Time, int64, error) {
+func decodeCursor(s string) (pageKey, error) {
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
-		return time.Time{}, 0, err
+		return pageKey{}, err
 	}
 	var v struct {
 		ID    int64  `json:"last_id"`
 		Value string `json:"last_value"`
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
-		return time.Time{}, 0, err
+		return pageKey{}, err
 	}
 	at, err := time.Parse(time.RFC3339, v.Value)
-	return at, v.ID, err
+	return pageKey{at: at, id: v.ID}, err
 }
 
 // node is a customer as the GraphQL Admin API writes it.
@@ -491,4 +717,59 @@ func nullable(s string) any {
 		return nil
 	}
 	return s
+}
+
+// orderNode is an order as the GraphQL Admin API writes it, with its
+// first lines line items.
+func orderNode(o Order, lines int) map[string]any {
+	money := func(amount string) any {
+		if amount == "" {
+			return nil
+		}
+		return map[string]any{"shopMoney": map[string]any{"amount": amount, "currencyCode": o.Currency}}
+	}
+	n := map[string]any{
+		"id":                       fmt.Sprintf("gid://shopify/Order/%d", o.ID),
+		"name":                     o.Name,
+		"email":                    nullable(o.Email),
+		"phone":                    nullable(o.Phone),
+		"currencyCode":             o.Currency,
+		"displayFinancialStatus":   nullable(o.FinancialStatus),
+		"displayFulfillmentStatus": o.FulfillmentStatus,
+		"createdAt":                o.CreatedAt.UTC().Format(time.RFC3339),
+		"processedAt":              o.ProcessedAt.UTC().Format(time.RFC3339),
+		"updatedAt":                o.UpdatedAt.UTC().Format(time.RFC3339),
+		"cancelledAt":              nil,
+		"customer":                 nil,
+		"subtotalPriceSet":         money(o.Subtotal),
+		"totalDiscountsSet":        money(o.Discounts),
+		"totalTaxSet":              money(o.Tax),
+		"totalShippingPriceSet":    money(o.Shipping),
+		"totalPriceSet":            money(o.Total),
+		"totalRefundedSet":         money(o.Refunded),
+		"lineItems":                lineItemConnection(o.LineItems[:lines], lines, lines < len(o.LineItems)),
+	}
+	if o.CancelledAt != nil {
+		n["cancelledAt"] = o.CancelledAt.UTC().Format(time.RFC3339)
+	}
+	if o.CustomerID != 0 {
+		n["customer"] = map[string]any{"id": fmt.Sprintf("gid://shopify/Customer/%d", o.CustomerID)}
+	}
+	return n
+}
+
+// lineItemConnection is a page of line items ending at position end of
+// the order's list.
+func lineItemConnection(items []LineItem, end int, hasNext bool) map[string]any {
+	edges := make([]any, len(items))
+	for i, li := range items {
+		edges[i] = map[string]any{"cursor": fmt.Sprintf("li:%d", end-len(items)+i+1), "node": map[string]any{
+			"sku": nullable(li.SKU), "title": li.Title, "quantity": li.Quantity,
+			"originalUnitPriceSet": map[string]any{"shopMoney": map[string]any{"amount": li.Price}}}}
+	}
+	var cursor any
+	if len(items) > 0 {
+		cursor = fmt.Sprintf("li:%d", end)
+	}
+	return map[string]any{"edges": edges, "pageInfo": map[string]any{"hasNextPage": hasNext, "endCursor": cursor}}
 }
