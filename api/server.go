@@ -1,5 +1,6 @@
 // Package api is crmhub's HTTP server: the webhook receivers, the health
-// check and, as they arrive, the REST API and the dashboard.
+// check, the REST API under /api/v1 (see REST) and, as it arrives, the
+// dashboard.
 //
 // The server bounds what a client can cost it (read, write and idle
 // timeouts, a body size limit) and shuts down gracefully: a request that
@@ -92,7 +93,8 @@ func New(opts Options) (*Server, error) {
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // Handler returns the server's handler with its middleware: panics become
-// 500s, bodies are limited, requests are logged (method, route, status,
+// 500s, bodies are limited (both answered in the REST API's error shape,
+// whatever the route), requests are logged (method, route, status,
 // duration; never bodies, queries or headers). Tests serve it with
 // httptest.
 func (s *Server) Handler() http.Handler {
@@ -162,7 +164,8 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 			// The rest of the body is not read: close the connection
 			// rather than drain it.
 			w.Header().Set("Connection", "close")
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			writeError(w, errorf(http.StatusRequestEntityTooLarge, CodeBodyTooLarge,
+				"the request body is larger than %d bytes", s.opts.MaxBodyBytes))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
@@ -225,7 +228,7 @@ func (s *Server) recover(next http.Handler) http.Handler {
 				panic(p)
 			}
 			s.log.Error("http handler panicked", "route", r.Pattern, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			http.Error(w, "internal error", http.StatusInternalServerError)
+			writeError(w, errorf(http.StatusInternalServerError, CodeInternal, "internal error"))
 		}()
 		next.ServeHTTP(w, r)
 	})

@@ -173,9 +173,18 @@ type SourceConfig struct {
 	// AccessToken authenticates shopify (custom app token) and meta.
 	AccessToken Secret `yaml:"access_token,omitempty"`
 	// ClientID and ClientSecret authenticate shopify by client credentials,
-	// as an alternative to AccessToken.
+	// as an alternative to AccessToken, or are the public app's with Auth
+	// install.
 	ClientID     string `yaml:"client_id,omitempty"`
 	ClientSecret Secret `yaml:"client_secret,omitempty"`
+	// Auth says how a shopify source authenticates: access_token,
+	// client_credentials, or install (the shop installs a public app
+	// through crmhub's OAuth flow; its token is kept in the store). Empty
+	// tells access_token from client_id and client_secret.
+	Auth string `yaml:"auth,omitempty"`
+	// Scopes are the access scopes an install asks for (auth: install);
+	// default read_customers and read_orders.
+	Scopes []string `yaml:"scopes,omitempty"`
 	// WebhookSecret verifies shopify webhook signatures.
 	WebhookSecret Secret `yaml:"webhook_secret,omitempty"`
 	// WebhookSecretsPrevious are still accepted while a secret is rotated.

@@ -20,7 +20,7 @@ var sourceKeys = typeKeys{
 	what:   "source",
 	common: []string{"name", "type", "mapping", "schedule", "base_url", "default_region", "tenant"},
 	byType: map[string][]string{
-		"shopify": {"shop", "access_token", "client_id", "client_secret", "webhook_secret", "webhook_secrets_previous", "api_version", "streams", "backfill", "overlap"},
+		"shopify": {"shop", "access_token", "client_id", "client_secret", "auth", "scopes", "webhook_secret", "webhook_secrets_previous", "api_version", "streams", "backfill", "overlap"},
 		"ga4":     {"property_id", "credentials_file", "dimensions", "metrics", "lookback"},
 		"meta":    {"app_secret", "verify_token", "access_token", "page_id", "api_version"},
 		"webhook": {"secret", "signature_header"},

@@ -312,7 +312,7 @@ func TestValidateConfigBuiltInGo(t *testing.T) {
 	var ps Problems
 	require.True(t, errors.As(err, &ps))
 	require.Equal(t, []string{
-		"sources[0].secret: secret does not apply to a shopify source; remove it; a shopify source takes: access_token, api_version, backfill, base_url, client_id, client_secret, default_region, mapping, name, overlap, schedule, shop, streams, tenant, type, webhook_secret, webhook_secrets_previous",
+		"sources[0].secret: secret does not apply to a shopify source; remove it; a shopify source takes: access_token, api_version, auth, backfill, base_url, client_id, client_secret, default_region, mapping, name, overlap, schedule, scopes, shop, streams, tenant, type, webhook_secret, webhook_secrets_previous",
 		"sources[0].access_token: a shopify source needs credentials; use exactly one way to authenticate: access_token: ${SHOP_ACCESS_TOKEN}, or client_id and client_secret: ${SHOP_CLIENT_SECRET}",
 	}, strings.Split(err.Error(), "\n"))
 

@@ -112,19 +112,13 @@ func (v *checker) shopify(s *SourceConfig, at func(string) string, owner string)
 		v.add(at("shop"), fmt.Sprintf("%q is not a *.myshopify.com domain", abbreviate(s.Shop)), hint)
 	}
 
-	token, client := s.AccessToken != "", s.ClientID != "" || s.ClientSecret != ""
-	switch {
-	case token && client:
-		v.add(at("client_id"), "both access_token and client_id/client_secret are set",
-			"use exactly one way to authenticate: access_token for a custom app token, or client_id and client_secret for client credentials")
-	case !token && !client:
-		v.add(at("access_token"), "a shopify source needs credentials",
-			fmt.Sprintf("use exactly one way to authenticate: access_token: ${%s}, or client_id and client_secret: ${%s}",
-				envVarName(owner, "access_token"), envVarName(owner, "client_secret")))
-	case client && s.ClientID == "":
-		v.add(at("client_id"), "client_secret is set but client_id is not", "add client_id: the app's client ID (it is not secret)")
-	case client && s.ClientSecret == "":
-		v.requireSecret(at("client_secret"), s.ClientSecret, owner)
+	if s.Auth != "" {
+		v.oneOf(at("auth"), "auth", s.Auth, shopifyAuths)
+	}
+	if s.Auth == ShopifyAuthInstall {
+		v.shopifyInstall(s, at, owner)
+	} else {
+		v.shopifyCredentials(s, at, owner)
 	}
 
 	if len(s.WebhookSecretsPrevious) > 0 && s.WebhookSecret == "" {
@@ -152,6 +146,66 @@ func (v *checker) shopify(s *SourceConfig, at func(string) string, owner string)
 	if s.Overlap > Duration(Day) {
 		v.add(at("overlap"), fmt.Sprintf("overlap %s is longer than a day", s.Overlap),
 			"a few minutes covers Shopify's search lag; remove it for "+DefaultShopifyOverlap.String())
+	}
+}
+
+// Ways a shopify source authenticates (SourceConfig.Auth).
+const (
+	ShopifyAuthToken             = "access_token"
+	ShopifyAuthClientCredentials = "client_credentials"
+	ShopifyAuthInstall           = "install"
+)
+
+var shopifyAuths = []string{ShopifyAuthToken, ShopifyAuthClientCredentials, ShopifyAuthInstall}
+
+// shopifyCredentials checks an access token or client credentials: one
+// of the two, whole.
+func (v *checker) shopifyCredentials(s *SourceConfig, at func(string) string, owner string) {
+	token, client := s.AccessToken != "", s.ClientID != "" || s.ClientSecret != ""
+	switch {
+	case token && client:
+		v.add(at("client_id"), "both access_token and client_id/client_secret are set",
+			"use exactly one way to authenticate: access_token for a custom app token, or client_id and client_secret for client credentials")
+	case !token && !client:
+		v.add(at("access_token"), "a shopify source needs credentials",
+			fmt.Sprintf("use exactly one way to authenticate: access_token: ${%s}, or client_id and client_secret: ${%s}",
+				envVarName(owner, "access_token"), envVarName(owner, "client_secret")))
+	case client && s.ClientID == "":
+		v.add(at("client_id"), "client_secret is set but client_id is not", "add client_id: the app's client ID (it is not secret)")
+	case client && s.ClientSecret == "":
+		v.requireSecret(at("client_secret"), s.ClientSecret, owner)
+	case s.Auth == ShopifyAuthToken && client, s.Auth == ShopifyAuthClientCredentials && token:
+		v.add(at("auth"), fmt.Sprintf("auth is %s but the source has the other credentials", s.Auth),
+			"remove auth: crmhub tells access_token from client_id and client_secret")
+	}
+	if len(s.Scopes) > 0 {
+		v.add(at("scopes"), "scopes apply to auth: install only",
+			"remove them: a custom app's or Dev Dashboard app's scopes are chosen in Shopify")
+	}
+}
+
+var scopeRE = regexp.MustCompile(`^[a-z][a-z_]*$`)
+
+// shopifyInstall checks a source whose shop installs a public app: the
+// app's credentials, where Shopify sends the browser back, the scopes.
+func (v *checker) shopifyInstall(s *SourceConfig, at func(string) string, owner string) {
+	if s.AccessToken != "" {
+		v.add(at("access_token"), "auth: install gets its token from the install, not from access_token",
+			"remove access_token, or remove auth: install to use the token")
+	}
+	if s.ClientID == "" {
+		v.add(at("client_id"), "client_id is required with auth: install", "add client_id: the public app's client ID (it is not secret)")
+	}
+	v.requireSecret(at("client_secret"), s.ClientSecret, owner)
+	if v.c.HTTP.PublicURL == "" {
+		v.add(at("auth"), "auth: install needs http.public_url",
+			"set http.public_url to the address Shopify sends the browser back to, and allow PUBLIC_URL/shopify/callback as a redirection URL of the app")
+	}
+	for i, sc := range s.Scopes {
+		if !scopeRE.MatchString(sc) {
+			v.add(indexPath(at("scopes"), i), fmt.Sprintf("%q is not an access scope", abbreviate(sc)),
+				"write one scope an entry, e.g. read_customers")
+		}
 	}
 }
 

@@ -19,7 +19,9 @@ import (
 // receiver, pull, file import) hands it the records it accepted; when
 // Ingest returns nil they are landed in the raw table and published on
 // TopicRaw durably, and only then may the source acknowledge anything to
-// the outside world (answer a webhook 200, advance a cursor).
+// the outside world (answer a webhook 200, advance a cursor). In the same
+// unit of work it counts the changes among the records by the channel that
+// brought them first (see countChanges).
 type Ingester struct {
 	store *store.Store
 	pub   message.Publisher
@@ -164,6 +166,9 @@ func (in *Ingester) ingest(ctx context.Context, envs []crmhub.Envelope, cp *Chec
 			}
 			recs, msgs := pick(recs, keep), pick(msgs, keep)
 			dropped = len(keys) - len(keep)
+			if err := countChanges(ctx, tx, recs, d != nil, now); err != nil {
+				return err
+			}
 			if _, err := tx.InsertRaw(ctx, recs); err != nil {
 				return err
 			}
@@ -197,6 +202,9 @@ func (in *Ingester) ingest(ctx context.Context, envs []crmhub.Envelope, cp *Chec
 	if err := inTx(ctx, func(tx *store.Tx) error {
 		var err error
 		if keep, err = screen(ctx, tx, keys); err != nil {
+			return err
+		}
+		if err := countChanges(ctx, tx, pick(recs, keep), d != nil, now); err != nil {
 			return err
 		}
 		_, err = tx.InsertRaw(ctx, pick(recs, keep))

@@ -149,11 +149,18 @@ func (st *Stages) persistOrder(ctx context.Context, e crmhub.Envelope) ([]*messa
 	if err := json.Unmarshal(e.Payload, &o); err != nil {
 		return nil, crmhub.Permanent(fmt.Errorf("decode canonical order %s of %s: %w", e.ExternalID, e.Source, err))
 	}
+	keys, err := st.orderSuppressionKeys(ctx, o)
+	if err != nil {
+		return nil, err
+	}
 	var profile string
-	err := st.store.InTxShared(ctx, func(tx *store.Tx) error {
+	err = st.store.InTxShared(ctx, func(tx *store.Tx) error {
 		profile = ""
 		first, err := tx.MarkProcessed(ctx, HandlerPersist, e.IdempotencyKey)
 		if err != nil || !first {
+			return err
+		}
+		if dropped, err := st.dropErasedOrder(ctx, tx, o, keys); err != nil || dropped {
 			return err
 		}
 		_, written, err := tx.UpsertOrder(ctx, o)

@@ -28,6 +28,10 @@ type Options struct {
 	RetryMaxInterval time.Duration
 	// HandlerTimeout bounds one attempt of a stage. Default 30s.
 	HandlerTimeout time.Duration
+	// PushTimeout bounds one attempt of the push stage instead: a push
+	// waits for the destination's rate limit behind the pushes before it,
+	// which during a backfill is minutes. Default 10m.
+	PushTimeout time.Duration
 	// CloseTimeout bounds how long shutdown waits for messages in flight;
 	// what does not finish is redelivered after the restart. Default 20s.
 	CloseTimeout time.Duration
@@ -52,6 +56,9 @@ func (o *Options) defaults() {
 	}
 	if o.HandlerTimeout == 0 {
 		o.HandlerTimeout = 30 * time.Second
+	}
+	if o.PushTimeout == 0 {
+		o.PushTimeout = 10 * time.Minute
 	}
 	if o.CloseTimeout == 0 {
 		o.CloseTimeout = 20 * time.Second
@@ -93,13 +100,17 @@ func New(s *store.Store, b bus.PubSub, opts Options) (*Pipeline, error) {
 		MaxInterval:     opts.RetryMaxInterval,
 		Multiplier:      2,
 		ShouldRetry:     func(p middleware.RetryParams) bool { return !crmhub.IsPermanent(p.Err) },
-		Logger:          watermill.NewSlogLogger(opts.Logger),
+		// The per-attempt Timeout inside cancels the message's context
+		// when an attempt ends; without a fresh one every retry would
+		// fail at once (https://github.com/ThreeDotsLabs/watermill/issues/467).
+		ResetContextOnRetry: true,
+		Logger:              watermill.NewSlogLogger(opts.Logger),
 	}
 	r.AddMiddleware(
 		middleware.Recoverer,
 		dl.middleware,
 		retry.Middleware,
-		middleware.Timeout(opts.HandlerTimeout),
+		stageTimeout(opts),
 		countAttempts,
 	)
 	if opts.Metrics != nil {

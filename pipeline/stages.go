@@ -49,6 +49,8 @@ type Stages struct {
 	// privacy carries out privacy requests; see SetPrivacy.
 	privacy *privacy.Service
 	sup     suppressorCache
+	// push, when set, is registered with the stages; see SetPush.
+	push *Push
 }
 
 // NewStages returns the stages for the given sources and identity rules.
@@ -69,10 +71,13 @@ func (st *Stages) Warm(ctx context.Context) error {
 	return st.resolver.Warm(ctx, st.store)
 }
 
-// Register adds the stages to p.
+// Register adds the stages to p: map, persist and, when set, push.
 func (st *Stages) Register(p *Pipeline) {
 	p.Handle(HandlerMap, TopicRaw, TopicCanonical, st.Map)
 	p.Handle(HandlerPersist, TopicCanonical, TopicProfilesChanged, st.Persist)
+	if st.push != nil {
+		st.push.Register(p)
+	}
 }
 
 // Map turns one raw record into a canonical one with its source's mapping.

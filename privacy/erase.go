@@ -19,7 +19,7 @@ import (
 // deleted rows are scrubbed from the store's files.
 var erasedTables = []string{"customers", "customer_emails", "customer_phones", "identities", "identity_records",
 	"identity_splits", "identity_links", "orders", "line_items", "events", "raw_records", "dead_letters", "merges",
-	"merge_members", "privacy_requests", "checkpoints", "deliveries"}
+	"merge_members", "privacy_requests", "checkpoints", "deliveries", "push_state"}
 
 // entries returns the suppression entries of the person: their emails,
 // phones, customer records and orders.
@@ -350,4 +350,15 @@ func (s *Service) EraseRecordMessagesTx(ctx context.Context, tx *store.Tx, sourc
 	}
 	_, err := s.opts.Messages.EraseMessagesTx(ctx, tx.SQL(), refs)
 	return wrapf(err, "erase bus messages of %s/%s", source, externalID)
+}
+
+// EraseMessageRefsTx deletes the bus messages of the given records in the
+// caller's unit of work: the pipeline drops an order of an erased person
+// with it.
+func (s *Service) EraseMessageRefsTx(ctx context.Context, tx *store.Tx, refs ...MessageRef) error {
+	if s.opts.Messages == nil || len(refs) == 0 {
+		return nil
+	}
+	_, err := s.opts.Messages.EraseMessagesTx(ctx, tx.SQL(), refs)
+	return wrapf(err, "erase bus messages of %d records", len(refs))
 }

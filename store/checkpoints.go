@@ -50,3 +50,10 @@ func (r reader) Checkpoints(ctx context.Context) ([]Checkpoint, error) {
 	}
 	return cps, wrap(err, "read checkpoints")
 }
+
+// DeleteCheckpoint forgets a stream's cursor; forgetting one that was
+// never saved is no error.
+func (t *Tx) DeleteCheckpoint(ctx context.Context, source, stream string) error {
+	_, err := t.exec(ctx, t.d.rebind(`DELETE FROM checkpoints WHERE source = ? AND stream = ?`), source, stream)
+	return wrap(err, "delete checkpoint %s/%s", source, stream)
+}

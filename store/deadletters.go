@@ -132,6 +132,15 @@ func (r reader) DeadLetters(ctx context.Context, after int64, limit int) ([]Dead
 	return out, nil
 }
 
+// CountDeadLetters counts the dead letters.
+func (r reader) CountDeadLetters(ctx context.Context) (int64, error) {
+	var n int64
+	if err := sqlxGet(ctx, r, &n, "SELECT COUNT(*) FROM dead_letters"); err != nil {
+		return 0, fmt.Errorf("count dead letters: %w", err)
+	}
+	return n, nil
+}
+
 // DeadLetterByKey returns the dead letter stored under key, or an error
 // wrapping crmhub.ErrNotFound.
 func (r reader) DeadLetterByKey(ctx context.Context, key string) (DeadLetter, error) {

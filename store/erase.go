@@ -46,10 +46,10 @@ func (e Erased) add(table string, n int64) {
 
 // Erase deletes everything e names, and the rows that only exist because
 // of it: email and phone index rows, identities, line items, events of the
-// profiles, merges they took part in, match keys. Run it in a unit of work
-// with SecureDelete, and Scrub after it commits. On SQLite the caller bumps
-// the identity generation in the same unit of work, so that in-memory
-// match indexes forget the records.
+// profiles, what destinations pushed of them, merges they took part in,
+// match keys. Run it in a unit of work with SecureDelete, and Scrub after
+// it commits. On SQLite the caller bumps the identity generation in the
+// same unit of work, so that in-memory match indexes forget the records.
 func (t *Tx) Erase(ctx context.Context, e Erasure) (EraseResult, error) {
 	out := Erased{}
 	ids, err := t.withTombstones(ctx, e.Customers)
@@ -63,6 +63,7 @@ func (t *Tx) Erase(ctx context.Context, e Erasure) (EraseResult, error) {
 	steps := []func() error{
 		func() error { return t.eraseOrders(ctx, out, ids, e.Orders) },
 		func() error { return t.eraseByIDs(ctx, out, "events", "customer_id", ids) },
+		func() error { return t.eraseByIDs(ctx, out, "push_state", "customer_id", ids) },
 		func() error { return t.eraseMerges(ctx, out, append(slices.Clone(ids), anySlice(e.MergesOf)...)) },
 		func() error { return t.eraseRecords(ctx, out, records) },
 		func() error { return t.eraseByIDs(ctx, out, "identities", "customer_id", ids) },
@@ -266,8 +267,9 @@ type SourceErasure struct {
 
 // EraseSource deletes everything of one source: its raw records, dead
 // letters, orders, events, customer records (with match keys, unmerge
-// constraints and forced merges), checkpoints and delivery keys. Profiles
-// are left to the caller (see SourceErasure.Profiles).
+// constraints and forced merges), checkpoints, delivery keys and what
+// destinations pushed to its records. Profiles are left to the caller (see
+// SourceErasure.Profiles).
 func (t *Tx) EraseSource(ctx context.Context, source string) (SourceErasure, error) {
 	out := SourceErasure{Erased: Erased{}}
 	if err := sqlxSelect(ctx, t.reader, &out.Profiles,
@@ -290,7 +292,7 @@ func (t *Tx) EraseSource(ctx context.Context, source string) (SourceErasure, err
 	if err := t.eraseRecords(ctx, out.Erased, keys); err != nil {
 		return out, err
 	}
-	for _, table := range []string{"orders", "events", "raw_records", "dead_letters", "checkpoints", "deliveries"} {
+	for _, table := range []string{"orders", "events", "raw_records", "dead_letters", "checkpoints", "deliveries", "push_state"} {
 		res, err := t.exec(ctx, t.d.rebind("DELETE FROM "+table+" WHERE source = ?"), source)
 		if err != nil {
 			return out, fmt.Errorf("erase %s of source %s: %w", table, source, err)

@@ -38,7 +38,9 @@ func (t *Tx) UpsertOrder(ctx context.Context, o crmhub.Order) (id string, writte
 	// The conflict clause takes the row lock, so on PostgreSQL a
 	// concurrent DeleteOrder of the same order is either seen here or
 	// sees this write: never both missed.
-	q := t.d.rebind(`INSERT INTO orders (id, source, external_id, customer_id, customer_external_id, number,
+	// Through the statement cache: SQLite parsing this statement cost
+	// more than running it, once per order.
+	const q = `INSERT INTO orders (id, source, external_id, customer_id, customer_external_id, number,
 		financial_status, fulfillment_status, currency, subtotal, discounts, tax, shipping, total, refunded,
 		cancelled_at, created_at, processed_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -51,11 +53,11 @@ func (t *Tx) UpsertOrder(ctx context.Context, o crmhub.Order) (id string, writte
 		cancelled_at = excluded.cancelled_at, created_at = excluded.created_at,
 		processed_at = excluded.processed_at, updated_at = excluded.updated_at
 		WHERE orders.updated_at <= excluded.updated_at AND orders.deleted_at IS NULL
-		RETURNING id`)
-	err = t.q.QueryRowxContext(ctx, q, o.ID, o.Source, o.ExternalID, nullString(o.CustomerID), o.CustomerExternalID,
+		RETURNING id`
+	err = sqlxGet(ctx, t.reader, &id, q, o.ID, o.Source, o.ExternalID, nullString(o.CustomerID), o.CustomerExternalID,
 		o.Number, o.FinancialStatus, o.FulfillmentStatus, o.Currency, o.Subtotal, o.Discounts, o.Tax, o.Shipping,
 		o.Total, o.Refunded, nullTime(o.CancelledAt), utc(o.CreatedAt), nullTime(&o.ProcessedAt),
-		utc(o.UpdatedAt)).Scan(&id)
+		utc(o.UpdatedAt))
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil // a newer version is stored, or the order was deleted
 	}
@@ -186,14 +188,17 @@ func (r reader) Order(ctx context.Context, source, externalID string) (crmhub.Or
 // items: the orders of its records (through their identities) and the
 // orders written with it that no identity links elsewhere.
 func (r reader) OrdersOfCustomer(ctx context.Context, customerID string) ([]crmhub.Order, error) {
-	// The candidates come from two indexed lookups; the outer condition
-	// keeps those the profile really holds.
-	return r.orders(ctx, `WHERE o.deleted_at IS NULL AND COALESCE(i.customer_id, o.customer_id) = ? AND o.id IN (
-		SELECT c.id FROM identities ci JOIN orders c ON c.source = ci.source AND c.customer_external_id = ci.external_id
-		WHERE ci.customer_id = ?
-		UNION ALL SELECT id FROM orders WHERE customer_id = ?)
-		ORDER BY o.created_at, o.id`, customerID, customerID, customerID)
+	return r.orders(ctx, "WHERE o.deleted_at IS NULL AND "+ordersOfCustomerCondition+" ORDER BY o.created_at, o.id",
+		customerID, customerID, customerID)
 }
+
+// ordersOfCustomerCondition keeps the orders of one profile, given three
+// times as its parameters. The candidates come from two indexed lookups;
+// the first condition keeps those the profile really holds.
+const ordersOfCustomerCondition = `COALESCE(i.customer_id, o.customer_id) = ? AND o.id IN (
+	SELECT c.id FROM identities ci JOIN orders c ON c.source = ci.source AND c.customer_external_id = ci.external_id
+	WHERE ci.customer_id = ?
+	UNION ALL SELECT id FROM orders WHERE customer_id = ?)`
 
 func (r reader) orders(ctx context.Context, where string, args ...any) ([]crmhub.Order, error) {
 	var rows []orderRow

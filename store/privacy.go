@@ -92,6 +92,37 @@ func (r reader) Suppressed(ctx context.Context, hashes []string) (map[string]boo
 	return out, nil
 }
 
+// ExtendSuppression adds entries (hash → kind) on behalf of the privacy
+// request that added the entry from: a record dropped because it names an
+// erased person (an order of theirs) gets an entry of its own, so that its
+// later versions are dropped on arrival. Entries that exist are kept; with
+// from not an entry, nothing is added.
+func (t *Tx) ExtendSuppression(ctx context.Context, from string, entries map[string]string) error {
+	now := time.Now().UTC()
+	q := t.d.rebind(`INSERT INTO suppressions (hash, kind, request_id, created_at)
+		SELECT ?, ?, request_id, ? FROM suppressions WHERE hash = ? ON CONFLICT (hash) DO NOTHING`)
+	for h, kind := range entries {
+		if _, err := t.exec(ctx, q, h, kind, now, from); err != nil {
+			return fmt.Errorf("extend suppression entries: %w", err)
+		}
+	}
+	return nil
+}
+
+// LockIdentityShared takes the identity resolution lock on PostgreSQL in
+// shared mode until the unit of work ends: units of work that hold it
+// shared run together, but not while an erasure or identity resolution
+// (LockIdentity) holds it. A write that checks the suppression list under
+// it cannot miss an erasure that commits in between. SQLite has one
+// writer; there it does nothing.
+func (t *Tx) LockIdentityShared(ctx context.Context) error {
+	if t.d.name != DriverPostgres {
+		return nil
+	}
+	_, err := t.exec(ctx, "SELECT pg_advisory_xact_lock_shared(7406265348107345)")
+	return wrap(err, "lock identity resolution (shared)")
+}
+
 // CountDropped records that records matching the entries were dropped:
 // one for every time an entry is in hashes.
 func (t *Tx) CountDropped(ctx context.Context, hashes []string) error {

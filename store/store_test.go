@@ -253,6 +253,13 @@ func TestCheckpoints(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, cps, 2)
 		require.Equal(t, "customers", cps[0].Stream)
+
+		inTx(t, s, func(tx *store.Tx) error { return tx.DeleteCheckpoint(ctx, "main-store", "orders") })
+		inTx(t, s, func(tx *store.Tx) error { return tx.DeleteCheckpoint(ctx, "main-store", "never-saved") })
+		_, err = s.Checkpoint(ctx, "main-store", "orders")
+		require.ErrorIs(t, err, crmhub.ErrNotFound)
+		_, err = s.Checkpoint(ctx, "main-store", "customers")
+		require.NoError(t, err, "other streams stay")
 	})
 }
 
@@ -365,6 +372,9 @@ func TestDeadLetters(t *testing.T) {
 		list, err := s.DeadLetters(ctx, 0, 10)
 		require.NoError(t, err)
 		require.Len(t, list, 1)
+		n, err := s.CountDeadLetters(ctx)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n)
 		byKey, err := s.DeadLetterByKey(ctx, "msg-1/map")
 		require.NoError(t, err)
 		require.Equal(t, id, byKey.ID)

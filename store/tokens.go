@@ -94,6 +94,12 @@ func (t *Tx) TouchToken(ctx context.Context, id string) error {
 	return wrap(err, "touch token %s", id)
 }
 
+// TouchToken records that a token was just used, in a unit of work of its
+// own: the API calls it outside any other write.
+func (s *Store) TouchToken(ctx context.Context, id string) error {
+	return s.InTx(ctx, func(tx *Tx) error { return tx.TouchToken(ctx, id) })
+}
+
 const tokenColumns = "id, name, scope, created_at, last_used_at, revoked_at"
 
 // Authenticate returns the token whose secret was presented. It returns an

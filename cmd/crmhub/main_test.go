@@ -17,7 +17,25 @@ import (
 	"github.com/crmhub/crmhub/store/storetest"
 )
 
-func TestMain(m *testing.M) { storetest.Main(m) }
+// envCLIChild turns the test binary into crmhub: tests run it as a child
+// process (to kill it with SIGKILL, say) with the command line after its
+// name.
+const envCLIChild = "CRMHUB_TEST_CLI_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envCLIChild) == "1" {
+		main()
+	}
+	storetest.Main(cleanRun{m})
+}
+
+// cleanRun runs the tests, then removes what they built once for all.
+type cleanRun struct{ m *testing.M }
+
+func (c cleanRun) Run() int {
+	defer removeChildBinary()
+	return c.m.Run()
+}
 
 type result struct {
 	code           int

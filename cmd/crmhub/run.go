@@ -26,9 +26,11 @@ func newRunCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "run",
 		Short: "Serve the API and webhooks and run the pipelines until SIGINT or SIGTERM",
-		Long: `Run crmhub: the HTTP server (GET /healthz, POST /webhooks/shopify/SOURCE for every
-shopify source with a webhook_secret) and the pipeline stages that turn landed records into
-profiles. On SIGINT or SIGTERM it stops accepting requests, answers the ones in flight, then
+		Long: `Run crmhub: the HTTP server (GET /healthz, the REST API under /api/v1 for tokens made
+with 'crmhub token create', POST /webhooks/shopify/SOURCE for every shopify source with a
+webhook_secret) and the pipeline stages that turn landed records into
+profiles and push changed profiles to the shopify destinations, whose erasure tasks it
+also carries out. On SIGINT or SIGTERM it stops accepting requests, answers the ones in flight, then
 stops the pipeline; whatever was answered 200 is in the store and is processed on the next start
 if the pipeline had not got to it.`,
 		Args: noArgs,
@@ -67,9 +69,14 @@ func (a *app) serve(ctx context.Context) error {
 	// The pipeline outlives ctx until the server has drained.
 	pipeCtx, stopPipeline := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPipeline()
+	st := a.newStages(sources)
+	erasing, err := a.startDestinations(srvCtx, st)
+	if err != nil {
+		return err
+	}
 	pipeErr := make(chan error, 1)
 	go func() {
-		err := a.runUntil(pipeCtx, a.newStages(sources), nil)
+		err := a.runUntil(pipeCtx, st, nil)
 		if err != nil {
 			stopServer()
 		}
@@ -83,6 +90,7 @@ func (a *app) serve(ctx context.Context) error {
 	stopServer()
 	stopPipeline()
 	<-pruned
+	erasing()
 	err = errors.Join(srvErr, <-pipeErr)
 	if err == nil {
 		a.log.Info("crmhub stopped")
@@ -90,8 +98,8 @@ func (a *app) serve(ctx context.Context) error {
 	return err
 }
 
-// newServer builds the HTTP server with a webhook receiver for every
-// shopify source that has a webhook secret.
+// newServer builds the HTTP server with the REST API and a webhook
+// receiver for every shopify source that has a webhook secret.
 func (a *app) newServer(in shopify.Ingester) (*api.Server, error) {
 	h := a.cfg.HTTP
 	srv, err := api.New(api.Options{Addr: h.Listen, ReadTimeout: time.Duration(h.ReadTimeout),
@@ -100,16 +108,33 @@ func (a *app) newServer(in shopify.Ingester) (*api.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	rest, err := api.NewREST(api.RESTOptions{Store: a.store, Logger: a.log,
+		Replay: func(ctx context.Context, id int64) error { return pipeline.Replay(ctx, a.store, a.bus, id) }})
+	if err != nil {
+		return nil, err
+	}
+	srv.Handle(api.RESTPattern, rest)
+	if err := a.mountShopifyInstall(srv); err != nil {
+		return nil, err
+	}
+	if err := a.mountMetrics(srv); err != nil {
+		return nil, err
+	}
 	var shops []shopify.WebhookSource
 	for _, s := range a.cfg.Sources {
 		if s.Type != shopify.SourceType {
 			continue
 		}
-		if s.WebhookSecret == "" {
+		secret := s.WebhookSecret
+		if secret == "" {
+			// An app signs its webhooks with its client secret.
+			secret = s.ClientSecret
+		}
+		if secret == "" {
 			a.log.Warn("shopify source has no webhook_secret: its webhooks are refused", "source", s.Name)
 			continue
 		}
-		ws := shopify.WebhookSource{Name: s.Name, Shop: s.Shop, Secrets: []string{s.WebhookSecret.Reveal()}}
+		ws := shopify.WebhookSource{Name: s.Name, Shop: s.Shop, Secrets: []string{secret.Reveal()}}
 		for _, p := range s.WebhookSecretsPrevious {
 			ws.Secrets = append(ws.Secrets, p.Reveal())
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"text/tabwriter"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/crmhub/crmhub/config"
+	"github.com/crmhub/crmhub/pipeline"
 	"github.com/crmhub/crmhub/store"
 )
 
@@ -23,13 +25,26 @@ type statusReport struct {
 	} `json:"store"`
 	Counts      store.Counts       `json:"counts"`
 	Checkpoints []store.Checkpoint `json:"checkpoints"`
+	// Changes says, per source, by which channel its changes arrived
+	// first (see pipeline.countChanges).
+	Changes []sourceChanges `json:"changes"`
+}
+
+// sourceChanges are one source's change counts and the share that
+// arrived by webhook first (null before any webhook or pull change).
+type sourceChanges struct {
+	Source       string   `json:"source"`
+	Webhook      int64    `json:"webhook"`
+	Pull         int64    `json:"pull"`
+	Backfill     int64    `json:"backfill"`
+	WebhookFirst *float64 `json:"webhook_first"`
 }
 
 func newStatusCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show the store, connector checkpoints and dead letters",
+		Short: "Show the store, connector checkpoints, dead letters and how changes arrived",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := g.loadConfig()
@@ -75,7 +90,7 @@ func buildStatus(ctx context.Context, cfg *config.Config, s *store.Store) (statu
 	}
 	if rep.Store.SchemaVersion == 0 {
 		// An empty database: nothing to count yet.
-		rep.Checkpoints = []store.Checkpoint{}
+		rep.Checkpoints, rep.Changes = []store.Checkpoint{}, []sourceChanges{}
 		return rep, nil
 	}
 	if rep.Counts, err = s.Counts(ctx); err != nil {
@@ -87,7 +102,34 @@ func buildStatus(ctx context.Context, cfg *config.Config, s *store.Store) (statu
 	if rep.Checkpoints == nil {
 		rep.Checkpoints = []store.Checkpoint{}
 	}
-	return rep, nil
+	rep.Changes, err = changesBySource(ctx, s)
+	return rep, err
+}
+
+func changesBySource(ctx context.Context, s *store.Store) ([]sourceChanges, error) {
+	counts, err := s.ChangeCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []sourceChanges{}
+	for _, c := range counts {
+		if len(out) == 0 || out[len(out)-1].Source != c.Source {
+			out = append(out, sourceChanges{Source: c.Source})
+		}
+		sc := &out[len(out)-1]
+		switch c.Channel {
+		case store.ChannelWebhook:
+			sc.Webhook = c.Changes
+		case store.ChannelPull:
+			sc.Pull = c.Changes
+		case store.ChannelBackfill:
+			sc.Backfill = c.Changes
+		}
+		if share, ok := pipeline.WebhookFirstShare(counts, c.Source); ok {
+			sc.WebhookFirst = &share
+		}
+	}
+	return out, nil
 }
 
 func printStatus(w io.Writer, rep statusReport) {
@@ -104,6 +146,7 @@ func printStatus(w io.Writer, rep statusReport) {
 		fprintf(w, " (inspect with crmhub dlq list)")
 	}
 	fprintf(w, "\n")
+	printChanges(w, rep.Changes)
 	if len(rep.Checkpoints) == 0 {
 		fprintf(w, "checkpoints  none yet\n")
 		return
@@ -113,6 +156,25 @@ func printStatus(w io.Writer, rep statusReport) {
 	fprintf(tw, "  SOURCE\tSTREAM\tUPDATED\tCURSOR\n")
 	for _, cp := range rep.Checkpoints {
 		fprintf(tw, "  %s\t%s\t%s\t%s\n", cp.Source, cp.Stream, cp.UpdatedAt.Format(time.RFC3339), abbreviate(cp.Cursor, 40))
+	}
+	_ = tw.Flush()
+}
+
+// printChanges shows by which channel each source's changes (new versions
+// of its records) arrived first.
+func printChanges(w io.Writer, changes []sourceChanges) {
+	if len(changes) == 0 {
+		return
+	}
+	fprintf(w, "changes      first arrived by (a change is a new version of a record)\n")
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fprintf(tw, "  SOURCE\tWEBHOOK\tPULL\tBACKFILL\tWEBHOOK FIRST\n")
+	for _, c := range changes {
+		share := "-"
+		if c.WebhookFirst != nil {
+			share = fmt.Sprintf("%.1f%%", *c.WebhookFirst*100)
+		}
+		fprintf(tw, "  %s\t%d\t%d\t%d\t%s\n", c.Source, c.Webhook, c.Pull, c.Backfill, share)
 	}
 	_ = tw.Flush()
 }

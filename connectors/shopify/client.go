@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -27,6 +26,15 @@ type ClientConfig struct {
 	Shop string
 	// AccessToken is an Admin API access token (a custom app's token).
 	AccessToken string
+	// ClientID and ClientSecret get tokens with the client credentials
+	// grant of a Dev Dashboard app, instead of AccessToken; they are
+	// renewed before they expire.
+	ClientID, ClientSecret string
+	// Tokens gives the token of each request, instead of AccessToken: the
+	// tokens of a shop that installed a public app (InstalledTokens).
+	Tokens *TokenSource
+	// TokenOptions tune the TokenSource of ClientID and ClientSecret.
+	TokenOptions TokenOptions
 	// APIVersion pins the Admin API version; it is part of every URL.
 	APIVersion string
 	// BaseURL replaces https://{shop} (scheme and host only): a proxy or
@@ -40,6 +48,11 @@ type ClientConfig struct {
 	// MinBackoff and MaxBackoff bound the wait between attempts after
 	// 5xx and network errors. Defaults 500 ms and 30 s.
 	MinBackoff, MaxBackoff time.Duration
+	// Budget is the shop's cost bucket the client paces by. Clients of
+	// one shop in one process, pulls and pushes alike, share one: give
+	// them SharedBudget(shop, base URL). Default a budget of the client's
+	// own.
+	Budget *Budget
 }
 
 // Client carries GraphQL Admin API queries to one shop through
@@ -52,7 +65,9 @@ type Client struct {
 	cfg    ClientConfig
 	gql    *goshopify.Client
 	log    *slog.Logger
-	bucket bucket
+	budget *Budget
+	// tokens, when set, gives each request its token.
+	tokens *TokenSource
 	// cost remembers each query's requestedQueryCost, by query text.
 	cost map[string]float64
 	// sleep waits d or until ctx ends.
@@ -64,8 +79,11 @@ func NewClient(cfg ClientConfig, log *slog.Logger) (*Client, error) {
 	if cfg.Shop == "" && cfg.BaseURL == "" {
 		return nil, errors.New("shopify client: no shop")
 	}
-	if cfg.AccessToken == "" {
-		return nil, errors.New("shopify client: no access token")
+	if n := countSet(cfg.AccessToken != "", cfg.ClientID != "" || cfg.ClientSecret != "", cfg.Tokens != nil); n != 1 {
+		return nil, errors.New("shopify client: give exactly one of an access token, a client id and secret, or a token source")
+	}
+	if (cfg.ClientID == "") != (cfg.ClientSecret == "") {
+		return nil, errors.New("shopify client: the client credentials grant needs both a client id and a client secret")
 	}
 	if cfg.APIVersion == "" {
 		cfg.APIVersion = DefaultAPIVersion
@@ -85,6 +103,9 @@ func NewClient(cfg ClientConfig, log *slog.Logger) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Budget == nil {
+		cfg.Budget = &Budget{}
+	}
 	httpc := &http.Client{Timeout: cfg.Timeout}
 	shop := cfg.Shop
 	if cfg.BaseURL != "" {
@@ -99,6 +120,18 @@ func NewClient(cfg ClientConfig, log *slog.Logger) (*Client, error) {
 			shop = "shop.myshopify.com"
 		}
 	}
+	tokens := cfg.Tokens
+	if cfg.ClientID != "" {
+		tokens = clientCredentials(shopOrigin(shop, cfg.BaseURL), cfg.ClientID, cfg.ClientSecret,
+			&http.Client{Timeout: cfg.Timeout}, cfg.TokenOptions)
+	}
+	if tokens != nil {
+		next := httpc.Transport
+		if next == nil {
+			next = http.DefaultTransport
+		}
+		httpc.Transport = tokenTransport{src: tokens, next: next}
+	}
 	// Retries stay at zero: go-shopify sleeps without watching the
 	// context, and the retries belong in one layer, this one.
 	gql, err := goshopify.NewClient(goshopify.App{}, shop, cfg.AccessToken,
@@ -106,7 +139,18 @@ func NewClient(cfg ClientConfig, log *slog.Logger) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shopify client: %w", err)
 	}
-	return &Client{cfg: cfg, gql: gql, log: log, cost: map[string]float64{}, sleep: sleepCtx}, nil
+	return &Client{cfg: cfg, gql: gql, log: log, budget: cfg.Budget, tokens: tokens, cost: map[string]float64{},
+		sleep: sleepCtx}, nil
+}
+
+func countSet(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 // rewriteHost sends requests to another scheme and host.
@@ -150,32 +194,9 @@ type ThrottleStatus struct {
 	MaximumAvailable, CurrentlyAvailable, RestoreRate float64
 }
 
-// bucket is the client's view of the shop's cost bucket: the last
-// reported status and when it arrived.
-type bucket struct {
-	status ThrottleStatus
-	at     time.Time
-}
-
-func (b bucket) known() bool { return !b.at.IsZero() && b.status.RestoreRate > 0 }
-
-// wait is how long until the bucket holds cost points, assuming it only
-// refills: other apps of the same shop can only make it longer, which a
-// THROTTLED answer then reports.
-func (b bucket) wait(cost float64, now time.Time) time.Duration {
-	if !b.known() {
-		return 0
-	}
-	avail := math.Min(b.status.MaximumAvailable, b.status.CurrentlyAvailable+b.status.RestoreRate*now.Sub(b.at).Seconds())
-	if avail >= cost {
-		return 0
-	}
-	return time.Duration(math.Ceil((cost - avail) / b.status.RestoreRate * float64(time.Second)))
-}
-
-// Throttle returns the bucket as the last answer reported it, and false
-// before any answer reported one.
-func (c *Client) Throttle() (ThrottleStatus, bool) { return c.bucket.status, c.bucket.known() }
+// Throttle returns the shop's bucket as the last answer to any of its
+// clients reported it, and false before any answer reported one.
+func (c *Client) Throttle() (ThrottleStatus, bool) { return c.budget.Status() }
 
 // Query sends one GraphQL query with its variables and decodes the
 // answer's data into out. It returns when the query succeeded, a
@@ -183,16 +204,21 @@ func (c *Client) Throttle() (ThrottleStatus, bool) { return c.bucket.status, c.b
 // ctx ended, or MaxAttempts ran out.
 func (c *Client) Query(ctx context.Context, query string, vars, out any) error {
 	var last error
+	renewed := false
 	for attempt := 1; attempt <= c.cfg.MaxAttempts; attempt++ {
-		if err := c.pace(ctx, query); err != nil {
+		t, err := c.pace(ctx, query)
+		if err != nil {
 			return err
 		}
 		before := c.gql.RateLimits.GraphQLCost
-		err := c.gql.GraphQL.Query(ctx, query, vars, out)
+		err = c.gql.GraphQL.Query(ctx, query, vars, out)
+		var status *ThrottleStatus
 		if gc := c.gql.RateLimits.GraphQLCost; gc != nil && gc != before {
-			c.bucket = bucket{status: ThrottleStatus(gc.ThrottleStatus), at: time.Now()}
+			s := ThrottleStatus(gc.ThrottleStatus)
+			status = &s
 			c.cost[query] = float64(gc.RequestedQueryCost)
 		}
+		c.budget.answered(t, status, time.Now())
 		if err == nil {
 			return nil
 		}
@@ -200,6 +226,12 @@ func (c *Client) Query(ctx context.Context, query string, vars, out any) error {
 			return ctx.Err()
 		}
 		wait, retry := c.classify(err, attempt)
+		if !retry && !renewed && c.tokens != nil && unauthorized(err) {
+			// A token refused before its time (revoked, replaced by
+			// another process): one more attempt with a fresh one.
+			c.tokens.Invalidate()
+			wait, retry, renewed = 0, true, true
+		}
 		if !retry {
 			return crmhub.Permanent(asAPIError(err))
 		}
@@ -212,23 +244,21 @@ func (c *Client) Query(ctx context.Context, query string, vars, out any) error {
 	return fmt.Errorf("shopify query: gave up after %d attempts: %w", c.cfg.MaxAttempts, last)
 }
 
-// pace waits until the bucket can afford query, as far as the client
-// knows its cost.
-func (c *Client) pace(ctx context.Context, query string) error {
-	cost, ok := c.cost[query]
-	if !ok || !c.bucket.known() {
-		return nil
-	}
-	if max := c.bucket.status.MaximumAvailable; cost > max {
-		return crmhub.Permanent(fmt.Errorf("shopify query costs %.0f points, more than the shop's bucket of %.0f; ask for fewer records a page", cost, max))
+// pace waits until the shop's bucket can afford query, as far as the
+// client knows its cost, and returns the request's ticket in the budget.
+func (c *Client) pace(ctx context.Context, query string) (ticket, error) {
+	cost := c.cost[query]
+	if status, known := c.budget.Status(); known && cost > status.MaximumAvailable {
+		return ticket{}, crmhub.Permanent(fmt.Errorf("shopify query costs %.0f points, more than the shop's bucket of %.0f; ask for fewer records a page",
+			cost, status.MaximumAvailable))
 	}
 	for {
-		d := c.bucket.wait(cost, time.Now())
+		d, t := c.budget.reserve(cost, time.Now())
 		if d <= 0 {
-			return nil
+			return t, nil
 		}
 		if err := c.sleep(ctx, d); err != nil {
-			return err
+			return ticket{}, err
 		}
 	}
 }
@@ -236,6 +266,9 @@ func (c *Client) pace(ctx context.Context, query string) error {
 // classify says whether err is worth another attempt and how long to
 // wait first. A THROTTLED answer waits for the bucket in pace.
 func (c *Client) classify(err error, attempt int) (time.Duration, bool) {
+	if te := (*tokenError)(nil); errors.As(err, &te) {
+		return c.backoff(attempt), te.temporary()
+	}
 	var rl goshopify.RateLimitError
 	if errors.As(err, &rl) {
 		if rl.Status == http.StatusOK {
@@ -283,8 +316,17 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// unauthorized says whether err is Shopify refusing the token (401).
+func unauthorized(err error) bool {
+	var re goshopify.ResponseError
+	return errors.As(err, &re) && re.Status == http.StatusUnauthorized
+}
+
 // asAPIError turns go-shopify's permanent errors into an *APIError.
 func asAPIError(err error) error {
+	if te := (*tokenError)(nil); errors.As(err, &te) {
+		return te
+	}
 	var re goshopify.ResponseError
 	if errors.As(err, &re) {
 		return &APIError{Status: re.Status, Message: re.Error()}

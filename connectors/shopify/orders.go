@@ -37,19 +37,13 @@ func (o *OrderPull) Run(ctx context.Context, progress func(Progress)) (Progress,
 	return o.p.run(ctx, progress)
 }
 
-// lineItemFields are the fields of a line item the built-in mapping reads.
-const lineItemFields = `edges { node { sku title quantity originalUnitPriceSet { shopMoney { amount } } } }
+// lineItemFields select a page of line items.
+const lineItemFields = `edges { node { ` + lineItemNodeFields + ` } }
         pageInfo { hasNextPage endCursor }`
 
-// ordersQuery asks for orders in (updatedAt, id) order, amounts in the
-// shop's currency, each with its first 25 line items: an order with more
-// has the rest read by orderLineItemsQuery.
-const ordersQuery = `query CrmhubOrders($first: Int!, $after: String, $query: String) {
-  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
-    edges {
-      cursor
-      node {
-        id
+// orderFields are the fields of an order the built-in mapping reads,
+// line items aside; the page query and the bulk query both select them.
+const orderFields = `id
         name
         email
         phone
@@ -66,7 +60,21 @@ const ordersQuery = `query CrmhubOrders($first: Int!, $after: String, $query: St
         totalTaxSet { shopMoney { amount } }
         totalShippingPriceSet { shopMoney { amount } }
         totalPriceSet { shopMoney { amount currencyCode } }
-        totalRefundedSet { shopMoney { amount } }
+        totalRefundedSet { shopMoney { amount } }`
+
+// lineItemNodeFields are the fields of a line item the built-in mapping
+// reads.
+const lineItemNodeFields = `sku title quantity originalUnitPriceSet { shopMoney { amount } }`
+
+// ordersQuery asks for orders in (updatedAt, id) order, amounts in the
+// shop's currency, each with its first 25 line items: an order with more
+// has the rest read by orderLineItemsQuery.
+const ordersQuery = `query CrmhubOrders($first: Int!, $after: String, $query: String) {
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    edges {
+      cursor
+      node {
+        ` + orderFields + `
         lineItems(first: 25) {
         ` + lineItemFields + `
         }

@@ -37,8 +37,8 @@ const (
 
 // Lander makes pulled records durable together with the cursor that
 // covers them: when Land returns nil both are committed, and the cursor
-// never commits without its records. pipeline.Ingester.Ingest with a
-// checkpoint does this.
+// never commits without its records. With no records it saves the
+// cursor alone. pipeline.Ingester.Ingest with a checkpoint does this.
 type Lander interface {
 	Land(ctx context.Context, envs []crmhub.Envelope, stream, cursor string) error
 }
@@ -205,11 +205,18 @@ func (p *pull) run(ctx context.Context, progress func(Progress)) (Progress, erro
 // envelope is a pulled record as it lands: in the webhook's shape, under
 // its numeric id, with its updatedAt as version.
 func (p *pull) envelope(entity crmhub.Entity, id, updatedAt string, payload []byte) (crmhub.Envelope, Cursor, error) {
+	return pulledEnvelope(p.cfg.Source, entity, id, updatedAt, payload)
+}
+
+// pulledEnvelope is a record read from the Admin API, by a page query or
+// a bulk operation, as it lands: both ways give the same envelope, and
+// the raw table keeps a record read both ways once.
+func pulledEnvelope(source string, entity crmhub.Entity, id, updatedAt string, payload []byte) (crmhub.Envelope, Cursor, error) {
 	at, err := time.Parse(time.RFC3339, updatedAt)
 	if err != nil {
 		return crmhub.Envelope{}, Cursor{}, fmt.Errorf("%s %s: updatedAt %q: %w", entity, id, updatedAt, err)
 	}
-	env := crmhub.Envelope{Source: p.cfg.Source, SourceType: SourceType, Entity: entity,
+	env := crmhub.Envelope{Source: source, SourceType: SourceType, Entity: entity,
 		ExternalID: id, Version: updatedAt, Payload: payload}
 	return env, Cursor{UpdatedAt: at.UTC(), ID: id}, nil
 }
@@ -239,14 +246,9 @@ func (c *CustomerPull) Run(ctx context.Context, progress func(Progress)) (Progre
 	return c.p.run(ctx, progress)
 }
 
-// customersQuery asks for customers in (updatedAt, id) order. The
-// fields are those the built-in mapping reads.
-const customersQuery = `query CrmhubCustomers($first: Int!, $after: String, $query: String) {
-  customers(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
-    edges {
-      cursor
-      node {
-        id
+// customerFields are the fields of a customer the built-in mapping
+// reads; the page query and the bulk query both select them.
+const customerFields = `id
         firstName
         lastName
         locale
@@ -258,7 +260,15 @@ const customersQuery = `query CrmhubCustomers($first: Int!, $after: String, $que
         updatedAt
         defaultEmailAddress { emailAddress marketingState }
         defaultPhoneNumber { phoneNumber marketingState }
-        defaultAddress { firstName lastName address1 address2 city provinceCode zip countryCodeV2 phone }
+        defaultAddress { firstName lastName address1 address2 city provinceCode zip countryCodeV2 phone }`
+
+// customersQuery asks for customers in (updatedAt, id) order.
+const customersQuery = `query CrmhubCustomers($first: Int!, $after: String, $query: String) {
+  customers(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    edges {
+      cursor
+      node {
+        ` + customerFields + `
       }
     }
     pageInfo { hasNextPage endCursor }

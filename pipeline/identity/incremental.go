@@ -164,13 +164,15 @@ func (s *Resolver) Apply(ctx context.Context, tx *store.Tx, rec Record) (Outcome
 	matchChanged := old == nil || fingerprint(old.feat) != fingerprint(cur.feat)
 
 	// An update that changes nothing identity resolution looks at keeps the
-	// record where it is.
+	// record where it is, in its new version (profileRecords leaves cur
+	// out: the stored version is the old one).
 	if old != nil && !matchChanged && len(crossing) == 0 && old.customer != "" {
 		members, err := s.profileRecords(ctx, tx, []string{old.customer}, cur)
 		if err != nil {
 			return Outcome{}, err
 		}
-		return s.write(ctx, tx, []group{{id: old.customer, nodes: members[old.customer]}}, nil, nil)
+		cur.customer = old.customer
+		return s.write(ctx, tx, []group{{id: old.customer, nodes: append(members[old.customer], cur)}}, nil, nil)
 	}
 
 	// Everything the change can affect: the profiles the record was and

@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/crmhub/crmhub/store"
 	"github.com/crmhub/crmhub/store/storetest"
@@ -177,4 +180,61 @@ func TestApplyBatchMatchesResolve(t *testing.T) {
 		}
 		s.Close()
 	}
+}
+
+// TestUpdateThatChangesNoMatchFieldKeepsTheRecord applies a second version
+// of a customer that differs only in what identity resolution does not
+// compare (tags, the version), as Shopify sends after a write of tags, one
+// record at a time and in a batch: the record must stay in its profile.
+func TestUpdateThatChangesNoMatchFieldKeepsTheRecord(t *testing.T) {
+	v1 := Record{Source: "shop", ExternalID: "7001", Version: "2026-03-01T10:00:00Z", Fields: map[string][]string{
+		"first_name": {"Sara"}, "last_name": {"Al Amiri"}, "emails": {"sara@example.com"}, "tags": {"vip"}}}
+	other := Record{Source: "erp", ExternalID: "E-9", Version: "1", Fields: map[string][]string{
+		"first_name": {"Sara"}, "last_name": {"Al Amiri"}, "emails": {"sara@example.com"}}}
+	v2 := v1
+	v2.Version = "2026-03-01T10:05:00Z"
+	v2.Fields = maps.Clone(v1.Fields)
+	v2.Fields["tags"] = []string{"vip", "crmhub:segment-champions"}
+	ctx := context.Background()
+	for _, path := range []string{"apply", "batch"} {
+		t.Run(path, func(t *testing.T) {
+			s := storetest.SQLite(t)
+			res := NewResolver(testConfig())
+			for _, r := range []Record{v1, other, v2} {
+				err := s.InTx(ctx, func(tx *store.Tx) error {
+					var err error
+					if path == "apply" {
+						_, err = res.Apply(ctx, tx, r)
+					} else {
+						// With a record of someone else: a batch of one is
+						// applied as by Apply.
+						_, err = res.ApplyBatch(ctx, tx, []Record{r, stranger(r)})
+					}
+					return err
+				})
+				require.NoError(t, err)
+			}
+			groups := storeGroups(t, s)
+			checked := 0
+			for id, members := range groups {
+				if strings.HasPrefix(members[0], "other:") {
+					continue
+				}
+				checked++
+				require.ElementsMatch(t, []string{"shop:7001", "erp:E-9"}, members)
+				c, err := s.Customer(ctx, id)
+				require.NoError(t, err)
+				require.Len(t, c.Identities, 2, "the profile lists both records")
+				require.Contains(t, c.Tags, "crmhub:segment-champions", "the profile has the new version")
+			}
+			require.Equal(t, 1, checked, "one profile of Sara")
+		})
+	}
+}
+
+// stranger returns a record of a person no other test record resembles.
+func stranger(r Record) Record {
+	id := r.Source + "-" + r.ExternalID + "-" + r.Version
+	return Record{Source: "other", ExternalID: id, Fields: map[string][]string{
+		"first_name": {"Zed"}, "last_name": {"Quill" + id}, "emails": {id + "@elsewhere.example"}}}
 }

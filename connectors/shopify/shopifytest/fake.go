@@ -3,8 +3,12 @@
 // order's further line items) with cursor pagination, charges every query
 // against a leaky cost bucket it really enforces, refuses a query that
 // costs more than Shopify's single-query limit, and misbehaves on demand
-// (429 with Retry-After, 5xx, slow answers, 401 and 403). Its payloads
-// have the shapes of the GraphQL Admin API 2026-01.
+// (429 with Retry-After, 5xx, slow answers, 401 and 403). It runs bulk
+// query operations too (see bulk.go), and the tags and metafields
+// mutations of customers with the customers/update webhooks they cause
+// (see push.go), issues OAuth tokens that expire (see oauth.go) and keeps
+// webhook subscriptions (see subscriptions.go). Its payloads have the
+// shapes of the GraphQL Admin API 2026-01.
 package shopifytest
 
 import (
@@ -12,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -49,6 +54,16 @@ type Options struct {
 	// connection costs 2 plus first × NodeCost. An order costs what its
 	// fields cost, line items included, as Shopify counts them.
 	NodeCost float64
+	// ClientID, ClientSecret and Shop are the app and shop of the OAuth
+	// endpoints (see oauth.go). Defaults DefaultClientID,
+	// DefaultClientSecret and DefaultShop.
+	ClientID, ClientSecret, Shop string
+	// TokenTTL is the life of a client credentials token, default
+	// DefaultTokenTTL; OfflineTokenTTL that of an expiring offline token,
+	// default DefaultOfflineTokenTTL.
+	TokenTTL, OfflineTokenTTL time.Duration
+	// TokenClock is the time issued tokens expire by. Default time.Now.
+	TokenClock func() time.Time
 }
 
 // MaxQueryCost is the most one query may cost, as on Shopify: a query
@@ -159,6 +174,10 @@ type Stats struct {
 	// Violations is how many queries arrived, after the first THROTTLED
 	// answer, costing more than the bucket held.
 	Violations int
+	// TokensIssued is how many access tokens the OAuth endpoint issued.
+	TokensIssued int
+	// Unauthorized is how many requests were refused for their token.
+	Unauthorized int
 }
 
 // Server is the fake shop. Its methods are safe for concurrent use.
@@ -174,6 +193,10 @@ type Server struct {
 	levelAt   time.Time
 	stats     Stats
 	now       func() time.Time
+	bulk      bulkOps
+	push      pushFake
+	oauth     oauthFake
+	subs      subscriptions
 }
 
 // New starts a fake shop; it is closed when the test ends.
@@ -198,6 +221,7 @@ func New(t testing.TB, o Options) *Server {
 		o.NodeCost = 1
 	}
 	s := &Server{opts: o, now: time.Now}
+	s.bulk.dir = t.TempDir()
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.srv.Close)
 	return s
@@ -214,10 +238,7 @@ func (s *Server) Token() string { return s.opts.Token }
 func (s *Server) Put(cs ...Customer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, c := range cs {
-		s.customers = slices.DeleteFunc(s.customers, func(o Customer) bool { return o.ID == c.ID })
-		s.customers = append(s.customers, c)
-	}
+	s.customers = putAll(s.customers, cs, func(c Customer) int64 { return c.ID })
 	slices.SortFunc(s.customers, compareCustomers)
 }
 
@@ -225,11 +246,25 @@ func (s *Server) Put(cs ...Customer) {
 func (s *Server) PutOrders(os ...Order) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, o := range os {
-		s.orders = slices.DeleteFunc(s.orders, func(x Order) bool { return x.ID == o.ID })
-		s.orders = append(s.orders, o)
-	}
+	s.orders = putAll(s.orders, os, func(o Order) int64 { return o.ID })
 	slices.SortFunc(s.orders, func(a, b Order) int { return a.key().compare(b.key()) })
+}
+
+// putAll adds xs to have, replacing those with the same id (the last of
+// xs wins), in one pass: shops of a hundred thousand records are put at
+// once.
+func putAll[T any](have, xs []T, id func(T) int64) []T {
+	last := make(map[int64]int, len(xs))
+	for i, x := range xs {
+		last[id(x)] = i
+	}
+	have = slices.DeleteFunc(have, func(x T) bool { _, ok := last[id(x)]; return ok })
+	for i, x := range xs {
+		if last[id(x)] == i {
+			have = append(have, x)
+		}
+	}
+	return have
 }
 
 // Fail queues faults: each applies to one of the next requests, in order.
@@ -327,6 +362,13 @@ func GenerateOrders(n int, start time.Time, customers []Customer) []Order {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/bulk/") {
+		s.serveBulkFile(w, r)
+		return
+	}
+	if s.serveOAuth(w, r) {
+		return
+	}
 	if r.Method != http.MethodPost || r.URL.Path != "/admin/api/"+s.opts.APIVersion+"/graphql.json" {
 		http.Error(w, `{"errors":"Not Found"}`, http.StatusNotFound)
 		return
@@ -354,14 +396,22 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(f.Body))
 		return
 	}
-	if r.Header.Get("X-Shopify-Access-Token") != s.opts.Token {
+	if !s.authorized(r.Header.Get("X-Shopify-Access-Token")) {
 		f := Unauthorized()
 		w.WriteHeader(f.Status)
 		_, _ = w.Write([]byte(f.Body))
 		return
 	}
 	var req request
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+	body, err := io.ReadAll(r.Body)
+	if err == nil {
+		err = json.Unmarshal(body, &req)
+	}
+	if err == nil {
+		// Mutations bind variables by the names their query gives.
+		err = json.Unmarshal(body, &req.raw)
+	}
+	if err != nil {
 		writeJSON(w, gqlErrors(nil, "Parse error: "+err.Error(), ""))
 		return
 	}
@@ -376,7 +426,11 @@ type request struct {
 		After *string `json:"after"`
 		Query *string `json:"query"`
 		ID    *string `json:"id"`
+		// GroupObjects is bulkOperationRunQuery's; Query is then the
+		// bulk query.
+		GroupObjects *bool `json:"groupObjects"`
 	} `json:"variables"`
+	raw rawRequest
 }
 
 func deref(p *string) string {
@@ -411,6 +465,15 @@ var (
 
 // answer dispatches one query by what it asks for.
 func (s *Server) answer(req request) any {
+	if a, ok := s.answerBulk(req); ok {
+		return a
+	}
+	if a, ok := s.answerSubscriptions(req); ok {
+		return a
+	}
+	if a, ok := s.answerPush(req); ok {
+		return a
+	}
 	first, after, search := req.Variables.First, deref(req.Variables.After), deref(req.Variables.Query)
 	switch {
 	case customersRE.MatchString(req.Query):
@@ -445,7 +508,7 @@ func (s *Server) charge(requested float64, scope, field string) any {
 		s.stats.Throttled++
 		return gqlErrors(s.cost(requested, nil), "Throttled", "THROTTLED")
 	}
-	if !slices.Contains(s.opts.Scopes, scope) {
+	if scope != "" && !slices.Contains(s.opts.Scopes, scope) {
 		actual := 1.0
 		s.level -= actual
 		return gqlErrors(s.cost(requested, &actual),

@@ -1,0 +1,40 @@
+// Package connectors holds what every connector implements. A connector
+// package (connectors/shopify, connectors/file, ...) talks to one external
+// system; the pipeline and the commands use it through these interfaces,
+// and a connector never imports the pipeline or another connector.
+package connectors
+
+import (
+	"context"
+
+	"github.com/crmhub/crmhub"
+)
+
+// Destination brings an external system up to date with profiles: it
+// writes what it derives from a profile (tags, fields, audience members)
+// to the records the system holds of the person.
+type Destination interface {
+	// Name is the destination's configured name; it keys what the
+	// destination remembers of its pushes and its erasure tasks.
+	Name() string
+	// Push brings the system up to date with one profile. It sends only
+	// what changed since its last push, and nothing at all when nothing
+	// did, so pushing a profile again, or the echo of its own write coming
+	// back as a change, costs no request. ctx bounds the call, waits for
+	// the system's rate limit included. An error marked crmhub.Permanent
+	// fails the same way when tried again (the system refused the
+	// request); any other may succeed later. Push is safe for concurrent
+	// use.
+	Push(ctx context.Context, c crmhub.Customer) error
+}
+
+// Eraser is implemented by a Destination that can remove what it wrote
+// about a person from its system.
+type Eraser interface {
+	// Erase removes from the system what the destination wrote about the
+	// erased person. It returns nil when the system holds nothing more of
+	// it, also when it never held anything or erases the person itself;
+	// an error leaves the task to be tried again, and names ids only,
+	// never personal data. It is safe for concurrent use.
+	Erase(ctx context.Context, e crmhub.Erasure) error
+}
