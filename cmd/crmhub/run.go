@@ -3,14 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/crmhub/crmhub/api"
 	"github.com/crmhub/crmhub/config"
-	"github.com/crmhub/crmhub/connectors/shopify"
 	"github.com/crmhub/crmhub/pipeline"
 )
 
@@ -41,15 +41,26 @@ if the pipeline had not got to it.`,
 				return err
 			}
 			defer app.close()
-			return app.serve(ctx)
+			return app.serve(ctx, serveOptions{})
 		},
 	}
+}
+
+// serveOptions adapt serve for commands that run crmhub with more around
+// it (crmhub demo).
+type serveOptions struct {
+	// listener, when set, is served instead of listening on http.listen.
+	listener net.Listener
+	// started, when set, is called once the server and the pipeline are
+	// running, with a context that ends when serve begins to stop. serve
+	// waits for it to return before it stops.
+	started func(ctx context.Context)
 }
 
 // serve runs the HTTP server and the pipeline until ctx ends or one of
 // them fails. The server stops first, so that a delivery it accepted is
 // landed before the pipeline and the store close.
-func (a *app) serve(ctx context.Context) error {
+func (a *app) serve(ctx context.Context, opts serveOptions) error {
 	sources, err := mapSources(a.cfg)
 	if err != nil {
 		return err
@@ -86,8 +97,27 @@ func (a *app) serve(ctx context.Context) error {
 	go func() { a.pruneDeliveries(srvCtx); close(pruned) }()
 
 	a.log.Info("crmhub running", "sources", len(a.cfg.Sources))
-	srvErr := srv.Run(srvCtx)
+	ln := opts.listener
+	if ln == nil {
+		var lc net.ListenConfig
+		if ln, err = lc.Listen(srvCtx, "tcp", a.cfg.HTTP.Listen); err != nil {
+			stopServer()
+			stopPipeline()
+			<-pruned
+			erasing()
+			return errors.Join(fmt.Errorf("http server: listen on %s: %w", a.cfg.HTTP.Listen, err), <-pipeErr)
+		}
+	}
+	started := make(chan struct{})
+	go func() {
+		defer close(started)
+		if opts.started != nil {
+			opts.started(srvCtx)
+		}
+	}()
+	srvErr := srv.Serve(srvCtx, ln)
 	stopServer()
+	<-started
 	stopPipeline()
 	<-pruned
 	erasing()
@@ -96,60 +126,6 @@ func (a *app) serve(ctx context.Context) error {
 		a.log.Info("crmhub stopped")
 	}
 	return err
-}
-
-// newServer builds the HTTP server with the REST API and a webhook
-// receiver for every shopify source that has a webhook secret.
-func (a *app) newServer(in shopify.Ingester) (*api.Server, error) {
-	h := a.cfg.HTTP
-	srv, err := api.New(api.Options{Addr: h.Listen, ReadTimeout: time.Duration(h.ReadTimeout),
-		WriteTimeout: time.Duration(h.WriteTimeout), IdleTimeout: time.Duration(h.IdleTimeout),
-		MaxBodyBytes: h.MaxBodyBytes, Logger: a.log})
-	if err != nil {
-		return nil, err
-	}
-	rest, err := api.NewREST(api.RESTOptions{Store: a.store, Logger: a.log,
-		Replay: func(ctx context.Context, id int64) error { return pipeline.Replay(ctx, a.store, a.bus, id) }})
-	if err != nil {
-		return nil, err
-	}
-	srv.Handle(api.RESTPattern, rest)
-	if err := a.mountShopifyInstall(srv); err != nil {
-		return nil, err
-	}
-	if err := a.mountMetrics(srv); err != nil {
-		return nil, err
-	}
-	var shops []shopify.WebhookSource
-	for _, s := range a.cfg.Sources {
-		if s.Type != shopify.SourceType {
-			continue
-		}
-		secret := s.WebhookSecret
-		if secret == "" {
-			// An app signs its webhooks with its client secret.
-			secret = s.ClientSecret
-		}
-		if secret == "" {
-			a.log.Warn("shopify source has no webhook_secret: its webhooks are refused", "source", s.Name)
-			continue
-		}
-		ws := shopify.WebhookSource{Name: s.Name, Shop: s.Shop, Secrets: []string{secret.Reveal()}}
-		for _, p := range s.WebhookSecretsPrevious {
-			ws.Secrets = append(ws.Secrets, p.Reveal())
-		}
-		shops = append(shops, ws)
-		a.log.Info("receiving shopify webhooks", "source", s.Name, "path", "/webhooks/shopify/"+s.Name,
-			"secrets", len(ws.Secrets))
-	}
-	if len(shops) > 0 {
-		wh, err := shopify.NewWebhooks(in, a.log, shops...)
-		if err != nil {
-			return nil, err
-		}
-		srv.Handle(shopify.Pattern, wh)
-	}
-	return srv, nil
 }
 
 // pruneDeliveries forgets old delivery keys now and every pruneEvery

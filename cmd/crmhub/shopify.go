@@ -8,15 +8,11 @@ import (
 	"net/http"
 	"text/tabwriter"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/crmhub/crmhub/api"
 	"github.com/crmhub/crmhub/config"
 	"github.com/crmhub/crmhub/connectors/shopify"
-	"github.com/crmhub/crmhub/pipeline"
 )
 
 // newShopifyClient builds the GraphQL client of a shopify source, with
@@ -63,20 +59,6 @@ func (a *app) mountShopifyInstall(srv *api.Server) error {
 	for _, s := range sources {
 		a.log.Info("shopify install flow served", "source", s.Name, "start", a.cfg.HTTP.PublicURL+shopify.InstallPath+"?shop="+s.Shop)
 	}
-	return nil
-}
-
-// mountMetrics serves GET /metrics: the process's Go metrics and the
-// sources' change counts from the store (see pipeline.ChangeCollector).
-func (a *app) mountMetrics(srv *api.Server) error {
-	reg := prometheus.NewRegistry()
-	for _, c := range []prometheus.Collector{collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), pipeline.NewChangeCollector(a.store, a.log)} {
-		if err := reg.Register(c); err != nil {
-			return fmt.Errorf("register metrics: %w", err)
-		}
-	}
-	srv.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return nil
 }
 
