@@ -10,6 +10,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 
 	"github.com/crmhub/crmhub/config"
+	"github.com/crmhub/crmhub/connectors"
 	"github.com/crmhub/crmhub/pipeline/bus"
 	"github.com/crmhub/crmhub/store"
 )
@@ -76,6 +77,8 @@ type app struct {
 	log   *slog.Logger
 	store *store.Store
 	bus   bus.PubSub
+	// pulls runs the sources' scheduled and requested pulls in crmhub run.
+	pulls *connectors.Scheduler
 }
 
 // open loads the config and opens the store, migrated, and with withBus

@@ -28,9 +28,10 @@ func newRunCmd(g *globals) *cobra.Command {
 		Short: "Serve the API and webhooks and run the pipelines until SIGINT or SIGTERM",
 		Long: `Run crmhub: the HTTP server (GET /healthz, the REST API under /api/v1 for tokens made
 with 'crmhub token create', POST /webhooks/shopify/SOURCE for every shopify source with a
-webhook_secret) and the pipeline stages that turn landed records into
-profiles and push changed profiles to the shopify destinations, whose erasure tasks it
-also carries out. On SIGINT or SIGTERM it stops accepting requests, answers the ones in flight, then
+webhook_secret), the scheduled pulls of the shopify sources with a schedule (their
+backfill first, when they have none; the pull catches what webhooks missed), and the
+pipeline stages that turn landed records into profiles and push changed profiles to the
+shopify destinations, whose erasure tasks it also carries out. On SIGINT or SIGTERM it stops accepting requests, answers the ones in flight, then
 stops the pipeline; whatever was answered 200 is in the store and is processed on the next start
 if the pipeline had not got to it.`,
 		Args: noArgs,
@@ -70,6 +71,9 @@ func (a *app) serve(ctx context.Context, opts serveOptions) error {
 			return err
 		}
 	}
+	if a.pulls, err = a.newScheduler(); err != nil {
+		return err
+	}
 	srv, err := a.newServer(pipeline.NewIngester(a.store, a.bus, true))
 	if err != nil {
 		return err
@@ -95,6 +99,10 @@ func (a *app) serve(ctx context.Context, opts serveOptions) error {
 	}()
 	pruned := make(chan struct{})
 	go func() { a.pruneDeliveries(srvCtx); close(pruned) }()
+	// Pulls stop with the server: what they committed stays committed,
+	// with its checkpoint, and the pipeline resolves it.
+	pulled := make(chan error, 1)
+	go func() { pulled <- a.pulls.Run(srvCtx) }()
 
 	a.log.Info("crmhub running", "sources", len(a.cfg.Sources))
 	ln := opts.listener
@@ -105,7 +113,7 @@ func (a *app) serve(ctx context.Context, opts serveOptions) error {
 			stopPipeline()
 			<-pruned
 			erasing()
-			return errors.Join(fmt.Errorf("http server: listen on %s: %w", a.cfg.HTTP.Listen, err), <-pipeErr)
+			return errors.Join(fmt.Errorf("http server: listen on %s: %w", a.cfg.HTTP.Listen, err), <-pulled, <-pipeErr)
 		}
 	}
 	started := make(chan struct{})
@@ -118,10 +126,11 @@ func (a *app) serve(ctx context.Context, opts serveOptions) error {
 	srvErr := srv.Serve(srvCtx, ln)
 	stopServer()
 	<-started
+	pullErr := <-pulled
 	stopPipeline()
 	<-pruned
 	erasing()
-	err = errors.Join(srvErr, <-pipeErr)
+	err = errors.Join(srvErr, pullErr, <-pipeErr)
 	if err == nil {
 		a.log.Info("crmhub stopped")
 	}

@@ -88,7 +88,7 @@ func (g *globals) runSync(ctx context.Context, sourceName string, full bool) err
 	if err != nil {
 		return err
 	}
-	streams, err := g.syncStreams(ctx, app, src, client, full)
+	streams, err := syncStreams(ctx, app, src, client, full, func(note string) { fprintf(g.stderr, "note: %s\n", note) })
 	if err != nil {
 		return err
 	}
@@ -190,9 +190,9 @@ func (g *globals) runStream(ctx context.Context, source string, st *syncStream) 
 }
 
 // syncStreams builds the backfills and pulls of the source's streams,
-// customers first, and says when orders are asked for further back than
+// customers first, and notes when orders are asked for further back than
 // Shopify shows them without read_all_orders.
-func (g *globals) syncStreams(ctx context.Context, app *app, src *config.SourceConfig, client *shopify.Client, full bool) ([]*syncStream, error) {
+func syncStreams(ctx context.Context, app *app, src *config.SourceConfig, client *shopify.Client, full bool, note func(string)) ([]*syncStream, error) {
 	var since time.Time
 	if src.Backfill > 0 {
 		since = time.Now().Add(-time.Duration(src.Backfill))
@@ -230,11 +230,11 @@ func (g *globals) syncStreams(ctx context.Context, app *app, src *config.SourceC
 		_, err = app.store.Checkpoint(ctx, src.Name, shopify.StreamOrders)
 		switch {
 		case full:
-			fprintf(g.stderr, "note: --full reaches past the last 60 days of orders, which is all Shopify shows "+
-				"without the read_all_orders scope\n")
+			note("--full reaches past the last 60 days of orders, which is all Shopify shows " +
+				"without the read_all_orders scope")
 		case errors.Is(err, crmhub.ErrNotFound) && src.Backfill > readOrdersWindow:
-			fprintf(g.stderr, "note: the backfill of %s reaches past the last 60 days of orders, which is all Shopify shows "+
-				"without the read_all_orders scope\n", src.Backfill)
+			note(fmt.Sprintf("the backfill of %s reaches past the last 60 days of orders, which is all Shopify shows "+
+				"without the read_all_orders scope", src.Backfill))
 		}
 	}
 	return out, nil
