@@ -10,12 +10,13 @@ import (
 
 // The ingest screen drops a record whose own suppression entry is on the
 // list. A new order of an erased person has no entry of its own: it names
-// the person only by their customer record. The persist stage catches it.
+// the person only by their customer record, or, for a guest checkout, by
+// the email and phone it was placed with. The persist stage catches it.
 
 // orderSuppressionKeys are the suppression entries an order would hit:
-// its own, then its customer record's. They are computed by the caller's
-// goroutine, outside the unit of work.
-func (st *Stages) orderSuppressionKeys(ctx context.Context, o crmhub.Order) ([]string, error) {
+// its own, then its customer record's, its emails' and its phones'. They
+// are computed by the caller's goroutine, outside the unit of work.
+func (st *Stages) orderSuppressionKeys(ctx context.Context, o canonicalOrder) ([]string, error) {
 	sup, err := st.sup.get(ctx, st.store)
 	if err != nil {
 		return nil, err
@@ -23,6 +24,12 @@ func (st *Stages) orderSuppressionKeys(ctx context.Context, o crmhub.Order) ([]s
 	keys := []string{sup.Record(o.Source, string(crmhub.EntityOrder), o.ExternalID)}
 	if o.CustomerExternalID != "" {
 		keys = append(keys, sup.Record(o.Source, string(crmhub.EntityCustomer), o.CustomerExternalID))
+	}
+	for _, e := range o.Emails {
+		keys = append(keys, sup.Email(e))
+	}
+	for _, p := range o.Phones {
+		keys = append(keys, sup.Phone(p))
 	}
 	return keys, nil
 }

@@ -30,6 +30,18 @@ import (
 // single one forgotten would leave orders on a tombstone. See
 // store.Tx.UpsertOrder.
 
+// canonicalOrder is an order as the map stage hands it to the persist
+// stage: the order, and the contact details its record gave, which the
+// order is stored without but which tell whether it belongs to an erased
+// person when it names no customer record (a guest checkout) or one the
+// erasure never saw. Messages of earlier versions, without them, decode
+// too.
+type canonicalOrder struct {
+	crmhub.Order
+	Emails []string `json:"contact_emails,omitempty"`
+	Phones []string `json:"contact_phones,omitempty"`
+}
+
 // orderOf builds the canonical order of a mapped record. An amount, a
 // time or a line item that failed its transforms fails the record: a
 // wrong amount stored is worse than none, and the dead letter says which
@@ -145,11 +157,12 @@ func lineItemOf(it map[string]string) (crmhub.LineItem, error) {
 // idempotency mark and announces the profile it belongs to, when one is
 // known. An older version than the stored one changes nothing.
 func (st *Stages) persistOrder(ctx context.Context, e crmhub.Envelope) ([]*message.Message, error) {
-	var o crmhub.Order
-	if err := json.Unmarshal(e.Payload, &o); err != nil {
+	var co canonicalOrder
+	if err := json.Unmarshal(e.Payload, &co); err != nil {
 		return nil, crmhub.Permanent(fmt.Errorf("decode canonical order %s of %s: %w", e.ExternalID, e.Source, err))
 	}
-	keys, err := st.orderSuppressionKeys(ctx, o)
+	o := co.Order
+	keys, err := st.orderSuppressionKeys(ctx, co)
 	if err != nil {
 		return nil, err
 	}

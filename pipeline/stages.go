@@ -134,7 +134,8 @@ func (st *Stages) MapEnvelope(e crmhub.Envelope) (*crmhub.Envelope, error) {
 		if err != nil {
 			return nil, crmhub.Permanent(fmt.Errorf("map order record %s of %s: %w", m.ExternalID, e.Source, err))
 		}
-		if out.Payload, err = json.Marshal(o); err != nil {
+		co := canonicalOrder{Order: o, Emails: m.Fields["customer.email"], Phones: m.Fields["customer.phone"]}
+		if out.Payload, err = json.Marshal(co); err != nil {
 			return nil, fmt.Errorf("encode canonical order: %w", err)
 		}
 		return &out, nil

@@ -75,3 +75,51 @@ func TestNewOrderOfAnErasedCustomerIsDropped(t *testing.T) {
 		})
 	}
 }
+
+// guestOrder is a Shopify order placed without an account: only its email
+// and phone tell whose it is.
+func guestOrder(id, email, phone string) crmhub.Envelope {
+	body := fmt.Sprintf(`{"id":%s,"name":"#3001","email":%q,"phone":%q,"currency":"AED","total_price":"50.00",`+
+		`"subtotal_price":"50.00","created_at":"2026-05-03T10:00:00+04:00","updated_at":"2026-05-03T10:00:00+04:00",`+
+		`"customer":null,"line_items":[]}`, id, email, phone)
+	return crmhub.Envelope{Source: "shop", SourceType: shopify.SourceType, Entity: crmhub.EntityOrder,
+		ExternalID: id, Version: "2026-05-03T10:00:00+04:00", Payload: []byte(body)}
+}
+
+// TestGuestOrderOfAnErasedPersonIsDropped: after customers/redact, a guest
+// checkout with her email, or with her phone written another way, is not
+// stored and leaves no trace; a guest checkout of somebody else is stored.
+func TestGuestOrderOfAnErasedPersonIsDropped(t *testing.T) {
+	for _, driver := range storetest.Drivers {
+		t.Run(driver, func(t *testing.T) {
+			ctx := context.Background()
+			w := newWorld(t, driver)
+			seedSara(t, w)
+			w.request(t, "customers/redact", redactBody("sara@example.com"))
+			before, err := w.store.SuppressionStats(ctx)
+			require.NoError(t, err)
+
+			for id, o := range map[string]crmhub.Envelope{
+				"5123456789012348001": guestOrder("5123456789012348001", "Sara@Example.com", ""),
+				"5123456789012348002": guestOrder("5123456789012348002", "guest@example.net", "050 123 4567"),
+			} {
+				w.ingest(t, 1, o)
+				_, err := w.store.Order(ctx, "shop", id)
+				require.ErrorIs(t, err, crmhub.ErrNotFound, "guest order %s is not stored", id)
+				require.Empty(t, storetest.Find(t, w.store, id, "guest@example.net"), "no trace of guest order %s", id)
+			}
+			after, err := w.store.SuppressionStats(ctx)
+			require.NoError(t, err)
+			require.Equal(t, before.Dropped+2, after.Dropped)
+
+			const other = "5123456789012348003"
+			w.ingest(t, 1, guestOrder(other, "nadia@example.org", "+971509999999"))
+			o, err := w.store.Order(ctx, "shop", other)
+			require.NoError(t, err, "somebody else's guest order is stored")
+			require.Empty(t, o.CustomerExternalID)
+			stats, err := w.store.SuppressionStats(ctx)
+			require.NoError(t, err)
+			require.Equal(t, after.Dropped, stats.Dropped, "nothing of hers was dropped")
+		})
+	}
+}
