@@ -18,6 +18,9 @@ const (
 	CodeNotFound         = "not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeConflict         = "conflict"
+	CodeInvalidBody      = "invalid_body"
+	CodeUnprocessable    = "unprocessable"
+	CodeUnavailable      = "unavailable"
 	CodeBodyTooLarge     = "body_too_large"
 	CodeRateLimited      = "rate_limited"
 	CodeInternal         = "internal"
@@ -72,6 +75,8 @@ func asAPIError(err error) (e *apiError, ok bool) {
 		return errorf(http.StatusNotFound, CodeNotFound, "%v", err), true
 	case errors.Is(err, crmhub.ErrConflict):
 		return errorf(http.StatusConflict, CodeConflict, "%v", err), true
+	case errors.Is(err, crmhub.ErrInvalid):
+		return errorf(http.StatusUnprocessableEntity, CodeUnprocessable, "%v", err), true
 	}
 	return errorf(http.StatusInternalServerError, CodeInternal, "internal error"), false
 }

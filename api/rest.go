@@ -74,6 +74,7 @@ type Store interface {
 	Customers
 	Activity
 	DeadLetters
+	Exports
 }
 
 var _ Store = (*store.Store)(nil)
@@ -95,6 +96,12 @@ type RESTOptions struct {
 	Store Store
 	// Replay replays dead letters. Required.
 	Replay ReplayFunc
+	// Identity merges and unmerges profiles; without it those routes
+	// answer 503.
+	Identity Identity
+	// Connectors reports on sources and starts syncs; without it those
+	// routes answer 503.
+	Connectors Connectors
 	// MaxPageSize caps the limit parameter of list endpoints; default
 	// DefaultMaxPageSize.
 	MaxPageSize int
@@ -113,14 +120,16 @@ type RESTOptions struct {
 //
 // Every route needs a bearer token with its scope; see Routes.
 type REST struct {
-	store   Store
-	replay  ReplayFunc
-	maxPage int
-	limits  *limiters
-	log     *slog.Logger
-	now     func() time.Time
-	routes  []Route
-	mux     *http.ServeMux
+	store      Store
+	replay     ReplayFunc
+	identity   Identity
+	connectors Connectors
+	maxPage    int
+	limits     *limiters
+	log        *slog.Logger
+	now        func() time.Time
+	routes     []Route
+	mux        *http.ServeMux
 }
 
 // Route is one endpoint of the REST API.
@@ -156,9 +165,9 @@ func NewREST(opts RESTOptions) (*REST, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &REST{store: opts.Store, replay: opts.Replay, maxPage: opts.MaxPageSize,
-		limits: newLimiters(opts.RateLimit, opts.RateBurst), log: opts.Logger.With("component", "api"),
-		now: time.Now, mux: http.NewServeMux()}
+	a := &REST{store: opts.Store, replay: opts.Replay, identity: opts.Identity, connectors: opts.Connectors,
+		maxPage: opts.MaxPageSize, limits: newLimiters(opts.RateLimit, opts.RateBurst),
+		log: opts.Logger.With("component", "api"), now: time.Now, mux: http.NewServeMux()}
 	a.routes = a.routeTable()
 	for _, rt := range a.routes {
 		if !slices.Contains(store.Scopes, rt.Scope) {
@@ -180,11 +189,17 @@ func (a *REST) routeTable() []Route {
 		{Method: http.MethodGet, Pattern: "/api/v1/customers/{id}", Scope: store.ScopeRead, handle: a.getCustomer},
 		{Method: http.MethodGet, Pattern: "/api/v1/customers/{id}/timeline", Scope: store.ScopeRead,
 			Query: list, handle: a.customerTimeline},
+		{Method: http.MethodPost, Pattern: "/api/v1/customers/{id}/unmerge", Scope: store.ScopeWrite, handle: a.unmergeCustomer},
+		{Method: http.MethodPost, Pattern: "/api/v1/merges", Scope: store.ScopeWrite, handle: a.createMerge},
+		{Method: http.MethodGet, Pattern: "/api/v1/export/customers", Scope: store.ScopeRead,
+			Query: []string{"format", "segment", "updated_since"}, handle: a.exportCustomers},
 		{Method: http.MethodGet, Pattern: "/api/v1/orders", Scope: store.ScopeRead,
 			Query: append([]string{"customer_id", "updated_since"}, list...), handle: a.listOrders},
 		{Method: http.MethodGet, Pattern: "/api/v1/dead-letters", Scope: store.ScopeRead, Query: list, handle: a.listDeadLetters},
 		{Method: http.MethodGet, Pattern: "/api/v1/dead-letters/{id}", Scope: store.ScopeRead, handle: a.getDeadLetter},
 		{Method: http.MethodPost, Pattern: "/api/v1/dead-letters/{id}/replay", Scope: store.ScopeWrite, handle: a.replayDeadLetter},
+		{Method: http.MethodGet, Pattern: "/api/v1/connectors", Scope: store.ScopeRead, handle: a.listConnectors},
+		{Method: http.MethodPost, Pattern: "/api/v1/connectors/{name}/sync", Scope: store.ScopeWrite, handle: a.syncConnector},
 	}
 }
 

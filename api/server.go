@@ -68,9 +68,10 @@ func (o *Options) defaults() {
 
 // Server is the HTTP server. Mount handlers with Handle before Run.
 type Server struct {
-	opts Options
-	mux  *http.ServeMux
-	log  *slog.Logger
+	opts    Options
+	mux     *http.ServeMux
+	log     *slog.Logger
+	metrics *httpMetrics // set by Instrument
 }
 
 // New returns a server with GET /healthz mounted. It does no I/O.
@@ -95,10 +96,14 @@ func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, 
 // Handler returns the server's handler with its middleware: panics become
 // 500s, bodies are limited (both answered in the REST API's error shape,
 // whatever the route), requests are logged (method, route, status,
-// duration; never bodies, queries or headers). Tests serve it with
-// httptest.
+// duration; never bodies, queries or headers) and, once Instrument was
+// called, counted. Tests serve it with httptest.
 func (s *Server) Handler() http.Handler {
-	return s.recover(s.limitBody(s.logRequests(s.mux)))
+	h := s.recover(s.limitBody(s.logRequests(s.mux)))
+	if s.metrics != nil {
+		h = s.countRequests(h)
+	}
+	return h
 }
 
 // Run listens on the configured address and serves until ctx ends, then

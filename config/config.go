@@ -137,6 +137,13 @@ type HTTPConfig struct {
 	IdleTimeout Duration `yaml:"idle_timeout"`
 	// MaxBodyBytes caps request bodies (webhooks included); default 1 MiB.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// PageSizeMax caps the limit parameter of REST API lists: a larger
+	// limit is clamped to it; default 1000.
+	PageSizeMax int `yaml:"page_size_max"`
+	// RateLimit is how many REST API requests per second one token may
+	// make on average, and RateBurst how many at once; defaults 20 and 40.
+	RateLimit float64 `yaml:"rate_limit"`
+	RateBurst int     `yaml:"rate_burst"`
 }
 
 // LogConfig configures the slog logger.

@@ -14,6 +14,9 @@ const (
 	DefaultWriteTimeout      = Duration(30 * time.Second)
 	DefaultIdleTimeout       = Duration(2 * time.Minute)
 	DefaultMaxBodyBytes      = 1 << 20
+	DefaultPageSizeMax       = 1000
+	DefaultRateLimit         = 20.0
+	DefaultRateBurst         = 40
 	DefaultShopifyAPIVersion = "2026-01"
 	DefaultShopifyBackfill   = Duration(60 * Day)
 	DefaultShopifyOverlap    = Duration(5 * time.Minute)
@@ -50,6 +53,9 @@ func (c *Config) ApplyDefaults() {
 	setDefault(&c.HTTP.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&c.HTTP.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&c.HTTP.MaxBodyBytes, DefaultMaxBodyBytes)
+	setDefault(&c.HTTP.PageSizeMax, DefaultPageSizeMax)
+	setDefault(&c.HTTP.RateLimit, DefaultRateLimit)
+	setDefault(&c.HTTP.RateBurst, DefaultRateBurst)
 
 	setDefault(&c.Log.Level, "info")
 	setDefault(&c.Log.Format, "text")

@@ -203,7 +203,8 @@ destinations:
 
 	require.Equal(t, StoreConfig{Driver: "sqlite", DSN: Secret(filepath.Join(dir, "crmhub.db")), Synchronous: "full"}, c.Store)
 	require.Equal(t, BusConfig{Driver: "sqlite", DSN: c.Store.DSN}, c.Bus)
-	require.Equal(t, HTTPConfig{Listen: ":8080", ReadTimeout: Duration(10 * time.Second), WriteTimeout: Duration(30 * time.Second), IdleTimeout: Duration(2 * time.Minute), MaxBodyBytes: 1 << 20}, c.HTTP)
+	require.Equal(t, HTTPConfig{Listen: ":8080", ReadTimeout: Duration(10 * time.Second), WriteTimeout: Duration(30 * time.Second), IdleTimeout: Duration(2 * time.Minute), MaxBodyBytes: 1 << 20,
+		PageSizeMax: 1000, RateLimit: 20, RateBurst: 40}, c.HTTP)
 	require.Equal(t, LogConfig{Level: "info", Format: "text"}, c.Log)
 
 	shop := c.Sources[0]

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -248,6 +249,15 @@ func (v *checker) http() {
 	}
 	if h.MaxBodyBytes <= 0 {
 		v.add("http.max_body_bytes", "must be positive", "remove it to use 1 MiB, or set a size in bytes, e.g. 1048576")
+	}
+	if h.PageSizeMax <= 0 {
+		v.add("http.page_size_max", "must be positive", "remove it to use 1000, or set the most records one page may hold, e.g. 500")
+	}
+	if h.RateLimit <= 0 || math.IsInf(h.RateLimit, 0) || math.IsNaN(h.RateLimit) {
+		v.add("http.rate_limit", "must be a positive number", "remove it to use 20 requests a second per token, or set e.g. 5 or 0.5")
+	}
+	if h.RateBurst <= 0 {
+		v.add("http.rate_burst", "must be positive", "remove it to use 40, or set how many requests one token may make at once, e.g. 10")
 	}
 }
 

@@ -38,6 +38,8 @@ type Ingester struct {
 	// records of erased people that were dropped.
 	sup     suppressorCache
 	dropped atomic.Int64
+	// metrics, when set, counts the records landed.
+	metrics *Metrics
 }
 
 // Dropped returns how many records this Ingester dropped because they
@@ -54,6 +56,13 @@ func NewIngester(s *store.Store, pub message.Publisher, sharedDB bool) *Ingester
 	if tp, ok := pub.(bus.TxPublisher); ok && sharedDB {
 		in.outbox = tp
 	}
+	return in
+}
+
+// WithMetrics makes in count the records it lands in m
+// (crmhub_source_records_total) and returns in. Call it before in is used.
+func (in *Ingester) WithMetrics(m *Metrics) *Ingester {
+	in.metrics = m
 	return in
 }
 
@@ -154,6 +163,8 @@ func (in *Ingester) ingest(ctx context.Context, envs []crmhub.Envelope, cp *Chec
 	}
 	if in.outbox != nil {
 		var dropped int
+		var landed []store.RawRecord
+		var fresh []bool
 		err := inTx(ctx, func(tx *store.Tx) error {
 			// The claim comes first: a concurrent delivery with the same
 			// key waits for it and then finds it.
@@ -169,9 +180,10 @@ func (in *Ingester) ingest(ctx context.Context, envs []crmhub.Envelope, cp *Chec
 			if err := countChanges(ctx, tx, recs, d != nil, now); err != nil {
 				return err
 			}
-			if _, err := tx.InsertRaw(ctx, recs); err != nil {
+			if fresh, err = tx.InsertRaw(ctx, recs); err != nil {
 				return err
 			}
+			landed = recs
 			if len(msgs) == 0 {
 				return nil
 			}
@@ -185,6 +197,7 @@ func (in *Ingester) ingest(ctx context.Context, envs []crmhub.Envelope, cp *Chec
 		}
 		if err == nil {
 			in.dropped.Add(int64(dropped))
+			in.metrics.landed(landed, fresh)
 		}
 		return err == nil, wrapIngest(err)
 	}
@@ -199,6 +212,7 @@ func (in *Ingester) ingest(ctx context.Context, envs []crmhub.Envelope, cp *Chec
 		}
 	}
 	var keep []int
+	var fresh []bool
 	if err := inTx(ctx, func(tx *store.Tx) error {
 		var err error
 		if keep, err = screen(ctx, tx, keys); err != nil {
@@ -207,12 +221,13 @@ func (in *Ingester) ingest(ctx context.Context, envs []crmhub.Envelope, cp *Chec
 		if err := countChanges(ctx, tx, pick(recs, keep), d != nil, now); err != nil {
 			return err
 		}
-		_, err = tx.InsertRaw(ctx, pick(recs, keep))
+		fresh, err = tx.InsertRaw(ctx, pick(recs, keep))
 		return err
 	}); err != nil {
 		return false, wrapIngest(err)
 	}
 	in.dropped.Add(int64(len(keys) - len(keep)))
+	in.metrics.landed(pick(recs, keep), fresh)
 	if msgs = pick(msgs, keep); len(msgs) > 0 {
 		if err := in.pub.Publish(TopicRaw, msgs...); err != nil {
 			return false, fmt.Errorf("ingest: publish %d records: %w", len(msgs), err)

@@ -5,14 +5,17 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/crmhub/crmhub/store"
 )
 
-// Metrics counts what every stage handles, fails and how long it takes, for
-// the /metrics endpoint.
+// Metrics counts what every stage handles, fails and how long it takes,
+// and the records the Ingester lands, for the /metrics endpoint.
 type Metrics struct {
 	handled     *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
 	deadLetters *prometheus.CounterVec
+	records     *prometheus.CounterVec
 }
 
 // NewMetrics creates the pipeline's metrics and registers them with reg.
@@ -31,8 +34,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: "crmhub", Subsystem: "pipeline", Name: "dead_letters_total",
 			Help: "Messages each stage gave up on and stored as dead letters.",
 		}, []string{"handler"}),
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "crmhub", Subsystem: "source", Name: "records_total",
+			Help: "Records of each source landed in the raw table by this process; a record landed again unchanged is not counted.",
+		}, []string{"source"}),
 	}
-	for _, c := range []prometheus.Collector{m.handled, m.latency, m.deadLetters} {
+	for _, c := range []prometheus.Collector{m.handled, m.latency, m.deadLetters, m.records} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -60,6 +67,19 @@ func (m *Metrics) middleware(h message.HandlerFunc) message.HandlerFunc {
 func (m *Metrics) deadLettered(handler string) {
 	if m != nil {
 		m.deadLetters.WithLabelValues(handler).Inc()
+	}
+}
+
+// landed counts the records of recs that fresh marks as new (what
+// store.Tx.InsertRaw reports).
+func (m *Metrics) landed(recs []store.RawRecord, fresh []bool) {
+	if m == nil {
+		return
+	}
+	for i, r := range recs {
+		if i < len(fresh) && fresh[i] {
+			m.records.WithLabelValues(r.Source).Inc()
+		}
 	}
 }
 

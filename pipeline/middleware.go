@@ -53,8 +53,15 @@ func (d *deadLetters) middleware(h message.HandlerFunc) message.HandlerFunc {
 			return nil, err
 		}
 		handler := message.HandlerNameFromCtx(msg.Context())
+		// A record is published again when it is landed again (a pull's
+		// overlap, a retried import): it fails the same way, and is the
+		// same dead letter, with one more attempt.
+		key := msg.UUID
+		if k := msg.Metadata.Get(MetaIdempotencyKey); k != "" {
+			key = k
+		}
 		dl := store.DeadLetter{
-			Key:        msg.UUID + "/" + handler,
+			Key:        key + "/" + handler,
 			Handler:    handler,
 			Topic:      message.SubscribeTopicFromCtx(msg.Context()),
 			Source:     msg.Metadata.Get(MetaSource),

@@ -187,6 +187,21 @@ func TestPoisonMessagesGoToDeadLettersAndReplay(t *testing.T) {
 	require.EqualValues(t, 3, c.Customers)
 }
 
+func TestARecordLandedAgainIsOneDeadLetter(t *testing.T) {
+	s := storetest.SQLite(t)
+	h := startHarness(t, s, bus.DriverGoChannel, pipeline.Options{RetryInterval: time.Millisecond})
+	ctx := context.Background()
+	broken := []crmhub.Envelope{{Source: "shop", Entity: crmhub.EntityCustomer, ExternalID: "broken", Payload: []byte(`{"email":`)}}
+	for range 3 {
+		// Landing the same record again publishes it again.
+		require.NoError(t, h.in.Ingest(ctx, broken, nil))
+	}
+	require.Eventually(t, func() bool {
+		dls, err := s.DeadLetters(ctx, 0, 10)
+		return err == nil && len(dls) == 1 && dls[0].Attempts == 3
+	}, 30*time.Second, 10*time.Millisecond)
+}
+
 func TestPanickingHandlerIsDeadLettered(t *testing.T) {
 	s := storetest.SQLite(t)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -8,10 +8,13 @@ import (
 	"net/url"
 
 	"github.com/ThreeDotsLabs/watermill"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/crmhub/crmhub/config"
 	"github.com/crmhub/crmhub/connectors"
+	"github.com/crmhub/crmhub/pipeline"
 	"github.com/crmhub/crmhub/pipeline/bus"
+	"github.com/crmhub/crmhub/pipeline/identity"
 	"github.com/crmhub/crmhub/store"
 )
 
@@ -79,6 +82,13 @@ type app struct {
 	bus   bus.PubSub
 	// pulls runs the sources' scheduled and requested pulls in crmhub run.
 	pulls *connectors.Scheduler
+	// resolver is the identity resolver of the process; see
+	// identityResolver.
+	resolver *identity.Resolver
+	// metrics is what the stages and the Ingester count, registered in
+	// reg, which GET /metrics serves (see mountMetrics).
+	reg     *prometheus.Registry
+	metrics *pipeline.Metrics
 }
 
 // open loads the config and opens the store, migrated, and with withBus
@@ -88,7 +98,10 @@ func (g *globals) open(ctx context.Context, withBus bool) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: newLogger(cfg.Log, g.stderr)}
+	a := &app{cfg: cfg, log: newLogger(cfg.Log, g.stderr), reg: prometheus.NewRegistry()}
+	if a.metrics, err = pipeline.NewMetrics(a.reg); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
 	if a.store, err = openStore(ctx, cfg, a.log, true); err != nil {
 		return nil, err
 	}

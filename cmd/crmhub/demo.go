@@ -1,26 +1,41 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/crmhub/crmhub"
+	"github.com/crmhub/crmhub/config"
 	"github.com/crmhub/crmhub/connectors/sample"
+	"github.com/crmhub/crmhub/connectors/shopify"
 	"github.com/crmhub/crmhub/pipeline"
 	"github.com/crmhub/crmhub/store"
 )
 
 // demoConfig is the configuration `crmhub demo` writes into its directory:
-// the embedded default, with no secrets and no network.
+// the embedded default, with no secrets and no network, so that every
+// command works on it as it is.
 const demoConfig = `# Written by 'crmhub demo'. Edit freely: the demo does not overwrite it.
 store:
   driver: sqlite
@@ -33,8 +48,11 @@ log:
   level: info
   format: text
 sources:
+  # Realistic ERP, Meta and GA4 records, offline. crmhub demo also adds, in
+  # memory, a shopify source demo-shop with a webhook secret made for each
+  # run, and delivers the shop's records to it as signed webhooks.
   - name: sample
-    type: sample          # realistic Shopify, ERP, Meta and GA4 records, offline
+    type: sample
     seed: 1
 identity:
   match:
@@ -44,114 +62,403 @@ identity:
 `
 
 func newDemoCmd(g *globals) *cobra.Command {
-	var (
-		dir    string
-		seed   uint64
-		people int
-	)
+	var d demo
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run crmhub on its embedded default with realistic sample data, offline",
 		Long: `Create a demo directory (./crmhub-demo by default) with a config and an embedded SQLite
-store, and feed it realistic Shopify-, ERP-, Meta- and GA4-shaped records: the same people in
-several sources, Latin, Arabic and Persian spellings, Eastern Arabic digits in phone numbers,
-and a few malformed records. Needs no config, no server and no network.`,
+store, start crmhub on it as 'crmhub run' does (the REST API, the webhook receivers and the
+pipeline), and feed it realistic Shopify-, ERP-, Meta- and GA4-shaped records: the same people
+in several sources, Latin, Arabic and Persian spellings, Eastern Arabic digits in phone
+numbers, and a few malformed records, which land in the dead letters.
+
+The shop's records arrive as signed Shopify webhooks over HTTP; the ERP's, Meta's and GA4's,
+which have no receivers yet, are landed by the ingester. Once the pipeline has resolved them,
+the demo prints a summary, the API's address and a read token, and keeps running until
+SIGINT or SIGTERM (Ctrl-C); with --once it stops after the summary. Needs no config and no
+network; the same --seed gives the same records, and running it again changes nothing.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			if people <= 0 {
+			if d.people <= 0 {
 				return usagef("--people must be at least 1")
 			}
-			if err := os.MkdirAll(dir, 0o700); err != nil {
-				return fmt.Errorf("create demo directory: %w", err)
-			}
-			path := filepath.Join(dir, "crmhub.yaml")
-			if err := writeIfMissing(path, []byte(demoConfig)); err != nil {
-				return err
-			}
-			g.configPath = path
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			app, err := g.open(ctx, true)
-			if err != nil {
-				return err
-			}
-			defer app.close()
-			s := app.store
-
-			envs := sample.Generate(seed, people)
-			perSource := map[string]int{}
-			for _, e := range envs {
-				perSource[e.Source]++
-			}
-			before, err := s.Counts(ctx)
-			if err != nil {
-				return err
-			}
-			// The sample records enter the way every source's records do:
-			// landed in the raw table and published on the bus, in one
-			// transaction.
-			base, err := settledNow(ctx, s)
-			if err != nil {
-				return err
-			}
-			in := pipeline.NewIngester(s, app.bus, true)
-			if err := in.Ingest(ctx, envs, &pipeline.Checkpoint{Source: "sample", Stream: "records",
-				Cursor: fmt.Sprintf("seed=%d people=%d", seed, people)}); err != nil {
-				return err
-			}
-			after, err := s.Counts(ctx)
-			if err != nil {
-				return err
-			}
-			// The map and persist stages turn the new records into profiles.
-			sources, err := mapSources(app.cfg)
-			if err != nil {
-				return err
-			}
-			if err := addSampleSources(sources); err != nil {
-				return err
-			}
-			if landed := after.RawRecords - before.RawRecords; landed > 0 {
-				if err := app.runUntil(ctx, app.newStages(sources), base.until(landed)); err != nil {
-					return fmt.Errorf("resolve the sample records: %w", err)
-				}
-			}
-			resolved, err := s.Counts(ctx)
-			if err != nil {
-				return err
-			}
-			fprintf(g.stdout, "crmhub demo in %s (seed %d, %d people)\n\n", dir, seed, people)
-			fprintf(g.stdout, "ingested %d records, %d new to the raw table (landing the same record twice is a no-op),\n"+
-				"each published on %s for the pipeline:\n", len(envs), after.RawRecords-before.RawRecords, pipeline.TopicRaw)
-			names := make([]string, 0, len(perSource))
-			for n := range perSource {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			for _, n := range names {
-				fprintf(g.stdout, "  %-11s %-8s %4d\n", n, sample.SourceTypes[n], perSource[n])
-			}
-			fprintf(g.stdout, "\nresolved into %d profiles (%d merges); %d records in dead letters (crmhub dlq list -c %s)\n\n",
-				resolved.Customers, resolved.Merges, resolved.DeadLetters, path)
-			if err := printExampleProfile(ctx, g, s); err != nil {
-				return err
-			}
-			rep, err := buildStatus(ctx, cfg, s)
-			if err != nil {
-				return err
-			}
-			printStatus(g.stdout, rep)
-			fprintf(g.stdout, "\nnext: crmhub export customers -c %s\n", path)
-			return nil
+			d.g = g
+			return d.run(cmd.Context())
 		},
 	}
-	cmd.Flags().StringVar(&dir, "dir", "crmhub-demo", "directory for the demo's config and store")
-	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the sample data; the same seed gives the same records")
-	cmd.Flags().IntVar(&people, "people", 200, "how many people the sample data describes")
+	cmd.Flags().StringVar(&d.dir, "dir", "crmhub-demo", "directory for the demo's config and store")
+	cmd.Flags().Uint64Var(&d.seed, "seed", 1, "seed of the sample data; the same seed gives the same records")
+	cmd.Flags().IntVar(&d.people, "people", 200, "how many people the sample data describes")
+	cmd.Flags().StringVar(&d.listen, "listen", "127.0.0.1:8080",
+		"address of the API and webhooks; when it is taken, a free port on 127.0.0.1 is used")
+	cmd.Flags().BoolVar(&d.once, "once", false, "stop after the summary instead of running until Ctrl-C")
 	return cmd
+}
+
+// demo is one run of `crmhub demo`.
+type demo struct {
+	g            *globals
+	dir          string
+	seed         uint64
+	people       int
+	listen       string
+	once         bool
+	app          *app
+	path, secret string // the config file; demo-shop's webhook secret
+}
+
+// demoSettleStall is how long the demo waits for the pipeline to make
+// progress before it gives up on the records it fed.
+const demoSettleStall = time.Minute
+
+func (d *demo) run(ctx context.Context) error {
+	if err := os.MkdirAll(d.dir, 0o700); err != nil {
+		return fmt.Errorf("create demo directory: %w", err)
+	}
+	d.path = filepath.Join(d.dir, "crmhub.yaml")
+	if err := writeIfMissing(d.path, []byte(demoConfig)); err != nil {
+		return err
+	}
+	d.g.configPath = d.path
+	app, err := d.g.open(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer app.close()
+	d.app = app
+	if err := d.addShop(); err != nil {
+		return err
+	}
+	ln, err := d.listenOn(ctx)
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // serve closes it, unless it fails before serving
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var feedErr error
+	err = app.serve(runCtx, serveOptions{listener: ln, started: func(ctx context.Context) {
+		feedErr = d.feed(ctx, baseURL(ln.Addr()))
+		if feedErr != nil || d.once {
+			stop()
+		}
+	}})
+	if feedErr != nil && ctx.Err() == nil {
+		// An interrupted feed is no failure: the user stopped the demo.
+		return errors.Join(feedErr, err)
+	}
+	if err != nil {
+		return err
+	}
+	fprintf(d.g.stdout, "crmhub stopped cleanly; the data stays in %s (serve it again: crmhub run -c %s)\n", d.dir, d.path)
+	return nil
+}
+
+// addShop adds the sample shop to the loaded config as a shopify source
+// that receives webhooks, with a secret made for this run. It is added in
+// memory only: config files take secrets from the environment alone, and
+// a variable the demo set would be missing for every later command on the
+// demo's config (crmhub dlq list, crmhub run).
+func (d *demo) addShop() error {
+	if slices.ContainsFunc(d.app.cfg.Sources, func(s config.SourceConfig) bool { return s.Name == sample.SourceShop }) {
+		return usagef("%s has a source named %s, which the demo adds itself: rename it, or use another --dir",
+			d.path, sample.SourceShop)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return fmt.Errorf("make the demo shop's webhook secret: %w", err)
+	}
+	d.secret = hex.EncodeToString(raw)
+	d.app.cfg.Sources = append(d.app.cfg.Sources, config.SourceConfig{Name: sample.SourceShop,
+		Type: shopify.SourceType, Shop: sample.ShopDomain, WebhookSecret: config.Secret(d.secret)})
+	return nil
+}
+
+// listenOn listens on --listen, or on a free port of 127.0.0.1 when that
+// address is taken (by another demo, say).
+func (d *demo) listenOn(ctx context.Context) (net.Listener, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", d.listen)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		if ln, err = lc.Listen(ctx, "tcp", "127.0.0.1:0"); err == nil {
+			fprintf(d.g.stdout, "%s is in use; listening on %s instead\n\n", d.listen, ln.Addr())
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", d.listen, err)
+	}
+	return ln, nil
+}
+
+// baseURL is where a client on this machine reaches a listener: one on
+// every interface is reached on the loopback one.
+func baseURL(addr net.Addr) string {
+	a, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return "http://" + addr.String()
+	}
+	host := a.IP.String()
+	if a.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(a.Port))
+}
+
+// demoIngestWhy says why the demo lands a sample source's records with
+// the ingester rather than over HTTP.
+var demoIngestWhy = map[string]string{
+	"webhook": "crmhub run has no receiver for webhook sources yet",
+	"meta":    "crmhub run has no receiver for Meta lead ads yet",
+	"ga4":     "GA4 reports are pulled, which needs the network",
+}
+
+// demoFeed counts the records of one source and entity the demo fed.
+type demoFeed struct {
+	source  string
+	entity  crmhub.Entity
+	topic   string // the webhook topic, or "" for the ingester
+	records int
+}
+
+// feed sends the sample records into the running crmhub at base, waits
+// for the pipeline to resolve them and prints the summary.
+func (d *demo) feed(ctx context.Context, base string) error {
+	envs := sample.GenerateWithOrders(d.seed, d.people)
+	fed, landed, err := d.send(ctx, base, envs)
+	if err != nil {
+		return err
+	}
+	out := d.g.stdout
+	fprintf(out, "crmhub demo in %s (seed %d, %d people)\n\n", d.dir, d.seed, d.people)
+	fprintf(out, "fed %d records, %d of them new to the raw table (a record fed again, or a webhook delivered\n"+
+		"again, lands nothing); each new one is published on %s for the pipeline:\n", len(envs), landed, pipeline.TopicRaw)
+	for _, f := range fed {
+		how := "ingester: " + demoIngestWhy[sample.SourceTypes[f.source]]
+		if f.topic != "" {
+			how = "signed " + f.topic + " webhooks to POST /webhooks/shopify/" + f.source
+		}
+		fprintf(out, "  %-11s %-8s %-9s %4d  %s\n", f.source, sample.SourceTypes[f.source], f.entity, f.records, how)
+	}
+	return d.printResults(ctx, base)
+}
+
+// send delivers the shop's records as webhooks and ingests the others,
+// then waits until the pipeline has processed or dead-lettered every
+// record that landed. It returns what it fed, by source and entity, and
+// how many records landed.
+func (d *demo) send(ctx context.Context, base string, envs []crmhub.Envelope) ([]*demoFeed, int64, error) {
+	s := d.app.store
+	before, err := s.Counts(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	settledBefore, err := settledNow(ctx, s)
+	if err != nil {
+		return nil, 0, err
+	}
+	var fed []*demoFeed
+	byKind := map[string]*demoFeed{}
+	var rest []crmhub.Envelope
+	client := &http.Client{Timeout: 30 * time.Second}
+	for _, e := range envs {
+		w, hook := sample.ShopifyWebhook(e)
+		kind := e.Source + "/" + string(e.Entity)
+		f := byKind[kind]
+		if f == nil {
+			f = &demoFeed{source: e.Source, entity: e.Entity, topic: w.Topic}
+			byKind[kind] = f
+			fed = append(fed, f)
+		}
+		f.records++
+		if !hook {
+			rest = append(rest, e)
+			continue
+		}
+		if err := d.deliver(ctx, client, base, w); err != nil {
+			return nil, 0, err
+		}
+	}
+	// The other sources have no receivers yet: their records land the way
+	// a pull lands them, in the raw table and on the bus in one
+	// transaction.
+	if rest, err = notLanded(ctx, s, rest); err != nil {
+		return nil, 0, err
+	}
+	in := pipeline.NewIngester(s, d.app.bus, true)
+	if err := in.Ingest(ctx, rest, &pipeline.Checkpoint{Source: "sample", Stream: "records",
+		Cursor: fmt.Sprintf("seed=%d people=%d", d.seed, d.people)}); err != nil {
+		return nil, 0, err
+	}
+	after, err := s.Counts(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	landed := after.RawRecords - before.RawRecords
+	if err := waitSettled(ctx, settledBefore, landed, demoSettleStall); err != nil {
+		return nil, 0, fmt.Errorf("resolve the sample records: %w", err)
+	}
+	slices.SortFunc(fed, func(a, b *demoFeed) int {
+		return cmp.Or(cmp.Compare(a.source, b.source), cmp.Compare(a.entity, b.entity))
+	})
+	return fed, landed, nil
+}
+
+// printResults prints what the pipeline made of the records, how to look
+// at it over the API, and with what token.
+func (d *demo) printResults(ctx context.Context, base string) error {
+	s, out := d.app.store, d.g.stdout
+	token, err := demoToken(ctx, s)
+	if err != nil {
+		return err
+	}
+	resolved, err := s.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	fprintf(out, "\nresolved into %d profiles (%d merges); %d records in dead letters:\n"+
+		"  crmhub dlq list -c %s, or GET /api/v1/dead-letters\n\n",
+		resolved.Customers, resolved.Merges, resolved.DeadLetters, d.path)
+	if err := printExampleProfile(ctx, d.g, s); err != nil {
+		return err
+	}
+	rep, err := buildStatus(ctx, d.app.cfg, s)
+	if err != nil {
+		return err
+	}
+	printStatus(out, rep)
+	api := base + "/api/v1"
+	fprintf(out, "\nAPI          %s\n", api)
+	fprintf(out, "read token   %s\n", token)
+	fprintf(out, "             (made for this run; the earlier runs' tokens are revoked)\n")
+	fprintf(out, "try          curl -H 'Authorization: Bearer %s' '%s/customers?limit=2'\n", token, api)
+	fprintf(out, "next         crmhub export customers -c %s\n\n", d.path)
+	if d.once {
+		fprintf(out, "stopping (--once)\n")
+	} else {
+		fprintf(out, "crmhub is running; press Ctrl-C to stop\n")
+	}
+	return nil
+}
+
+// notLanded returns the records of envs that the raw table does not hold
+// yet. The ingester publishes every record it is given, landed before or
+// not, so that a pull overlapping the last one is processed again; a demo
+// run again gains nothing from that, and each malformed record published
+// again would add a dead letter.
+func notLanded(ctx context.Context, s *store.Store, envs []crmhub.Envelope) ([]crmhub.Envelope, error) {
+	const page = 1000
+	key := func(source, entity, id, hash string) string {
+		return source + "\x00" + entity + "\x00" + id + "\x00" + hash
+	}
+	sources := map[string]bool{}
+	for _, e := range envs {
+		sources[e.Source] = true
+	}
+	landed := map[string]bool{}
+	for src := range sources {
+		for after := int64(0); ; {
+			recs, err := s.RawRecords(ctx, src, after, page)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range recs {
+				landed[key(r.Source, r.Entity, r.ExternalID, r.ContentHash)] = true
+			}
+			if len(recs) < page {
+				break
+			}
+			after = recs[len(recs)-1].ID
+		}
+	}
+	return slices.DeleteFunc(envs, func(e crmhub.Envelope) bool {
+		return landed[key(e.Source, string(e.Entity), e.ExternalID, e.ContentHash())]
+	}), nil
+}
+
+// deliver posts one webhook of the sample shop to crmhub at base, signed
+// with the shop's secret as Shopify signs it.
+func (d *demo) deliver(ctx context.Context, client *http.Client, base string, w sample.ShopifyDelivery) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/webhooks/shopify/"+sample.SourceShop,
+		bytes.NewReader(w.Body))
+	if err != nil {
+		return fmt.Errorf("deliver webhook %s: %w", w.WebhookID, err)
+	}
+	h := req.Header
+	h.Set("Content-Type", "application/json")
+	h.Set(shopify.HeaderHMAC, shopify.Sign(d.secret, w.Body))
+	h.Set(shopify.HeaderTopic, w.Topic)
+	h.Set(shopify.HeaderWebhookID, w.WebhookID)
+	h.Set(shopify.HeaderEventID, w.EventID)
+	h.Set(shopify.HeaderShopDomain, sample.ShopDomain)
+	h.Set(shopify.HeaderAPIVersion, config.DefaultShopifyAPIVersion)
+	h.Set(shopify.HeaderTriggeredAt, w.TriggeredAt)
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("deliver webhook %s: %w", w.WebhookID, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("deliver webhook %s (%s): crmhub answered %s", w.WebhookID, w.Topic, resp.Status)
+	}
+	return nil
+}
+
+// waitSettled waits until n more messages than at base have left the
+// running pipeline. It gives up when none leaves for stall.
+func waitSettled(ctx context.Context, base settledCounts, n int64, stall time.Duration) error {
+	last, lastAt := int64(-1), time.Now()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		processed, dead, err := settled(ctx, base.s)
+		if err != nil {
+			return err
+		}
+		done := processed - base.processed + dead - base.dead
+		switch {
+		case done >= n:
+			return nil
+		case done != last:
+			last, lastAt = done, time.Now()
+		case time.Since(lastAt) > stall:
+			return fmt.Errorf("the pipeline processed nothing for %s, with %d of %d records done; see the log",
+				stall, done, n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// demoTokenName names the read tokens the demo makes.
+const demoTokenName = "crmhub demo"
+
+// demoToken makes this run's read token and revokes the ones earlier runs
+// made: the store keeps only a token's hash, so an old one cannot be shown
+// again.
+func demoToken(ctx context.Context, s *store.Store) (string, error) {
+	toks, err := s.Tokens(ctx)
+	if err != nil {
+		return "", err
+	}
+	var secret string
+	err = s.InTx(ctx, func(tx *store.Tx) error {
+		for _, t := range toks {
+			if t.Name == demoTokenName && !t.RevokedAt.Valid {
+				if err := tx.RevokeToken(ctx, t.ID); err != nil {
+					return err
+				}
+			}
+		}
+		var err error
+		_, secret, err = tx.CreateToken(ctx, demoTokenName, store.ScopeRead)
+		return err
+	})
+	return secret, err
 }
 
 // writeIfMissing writes data to path unless the file exists.

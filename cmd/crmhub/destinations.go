@@ -30,7 +30,7 @@ func (a *app) newDestinations() ([]connectors.Destination, error) {
 				"destination", d.Name, "source", d.Source)
 			continue
 		}
-		dest, err := shopify.NewDestination(shopifyDestination(d, src), a.store, a.log)
+		dest, err := shopify.NewDestination(a.shopifyDestination(d, src), a.store, a.log)
 		if err != nil {
 			return nil, err
 		}
@@ -40,17 +40,17 @@ func (a *app) newDestinations() ([]connectors.Destination, error) {
 }
 
 // shopifyDestination is the config of a shopify destination on its
-// source's shop. The client paces by the shop's shared budget, which the
-// source's pulls in this process use too.
-func shopifyDestination(d config.DestinationConfig, src *config.SourceConfig) shopify.DestinationConfig {
+// source's shop, with the source's credentials: its access token, client
+// credentials, or the token the shop's install stored. The client paces
+// by the shop's shared budget, which the source's pulls in this process
+// use too.
+func (a *app) shopifyDestination(d config.DestinationConfig, src *config.SourceConfig) shopify.DestinationConfig {
 	base := d.BaseURL
 	if base == "" {
 		base = src.BaseURL
 	}
 	return shopify.DestinationConfig{Name: d.Name, Source: d.Source, Push: d.Push, TagPrefix: d.TagPrefix,
-		Client: shopify.ClientConfig{Shop: src.Shop, AccessToken: src.AccessToken.Reveal(), ClientID: src.ClientID,
-			ClientSecret: src.ClientSecret.Reveal(), APIVersion: src.APIVersion, BaseURL: base,
-			Budget: shopify.SharedBudget(src.Shop, base)}}
+		Client: shopifyClientConfig(a.store, src, base)}
 }
 
 // startDestinations adds the push stage of the configured destinations to

@@ -3,26 +3,16 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/crmhub/crmhub"
+	"github.com/crmhub/crmhub/internal/export"
 	"github.com/crmhub/crmhub/store"
-)
-
-// Export formats.
-const (
-	formatNDJSON = "ndjson"
-	formatCSV    = "csv"
 )
 
 func newExportCmd(g *globals) *cobra.Command {
@@ -61,7 +51,7 @@ line goes to standard error.`,
 			return g.runExport(cmd.Context(), args[0], strings.ToLower(format), segment, output)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", formatNDJSON, "ndjson or csv")
+	cmd.Flags().StringVar(&format, "format", export.FormatNDJSON, "ndjson or csv")
 	cmd.Flags().StringVar(&segment, "segment", "", "only the customers in this segment (customers only)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to this file, replacing it when the export is complete, instead of standard output")
 	return cmd
@@ -74,7 +64,7 @@ func (g *globals) runExport(ctx context.Context, kind, format, segment, path str
 		return usagef("cannot export %q: say what to export, one of: crmhub export customers, crmhub export orders", kind)
 	}
 	switch format {
-	case formatNDJSON, formatCSV:
+	case export.FormatNDJSON, export.FormatCSV:
 	default:
 		return usagef("unknown format %q: use --format ndjson (the default) or --format csv", format)
 	}
@@ -95,9 +85,9 @@ func (g *globals) runExport(ctx context.Context, kind, format, segment, path str
 	opts := store.ExportOptions{Segment: segment}
 	var n int
 	if kind == "customers" {
-		n, err = exportRecords(ctx, app.store.EachCustomer, opts, newRecordWriter(format, out.w, customerCSVHeader, customerCSVRow))
+		n, err = export.Records(ctx, app.store.EachCustomer, opts, export.Customers(format, out.w))
 	} else {
-		n, err = exportRecords(ctx, app.store.EachOrder, opts, newRecordWriter(format, out.w, orderCSVHeader, orderCSVRow))
+		n, err = export.Records(ctx, app.store.EachOrder, opts, export.Orders(format, out.w))
 	}
 	if err != nil {
 		return fmt.Errorf("export %s: %w", kind, err)
@@ -107,166 +97,6 @@ func (g *globals) runExport(ctx context.Context, kind, format, segment, path str
 	}
 	fprintf(g.stderr, "exported %d %s to %s\n", n, kind, out.name)
 	return nil
-}
-
-// exportRecords writes every record each visits and returns how many it
-// wrote.
-func exportRecords[T any](ctx context.Context, each func(context.Context, store.ExportOptions, func(T) error) error,
-	opts store.ExportOptions, w recordWriter[T]) (int, error) {
-	n := 0
-	err := each(ctx, opts, func(v T) error {
-		n++
-		return w.write(v)
-	})
-	if err != nil {
-		return n, err
-	}
-	return n, w.flush()
-}
-
-// recordWriter writes records of one kind in one format.
-type recordWriter[T any] interface {
-	write(T) error
-	// flush writes out what is buffered and reports the first error of
-	// any write.
-	flush() error
-}
-
-func newRecordWriter[T any](format string, w io.Writer, header []string, row func(T) []string) recordWriter[T] {
-	if format == formatCSV {
-		return &csvWriter[T]{w: csv.NewWriter(w), header: header, row: row}
-	}
-	return ndjsonWriter[T]{enc: json.NewEncoder(w)}
-}
-
-// ndjsonWriter writes each record as json.Marshal does, one per line.
-type ndjsonWriter[T any] struct{ enc *json.Encoder }
-
-func (w ndjsonWriter[T]) write(v T) error { return w.enc.Encode(v) }
-func (w ndjsonWriter[T]) flush() error    { return nil }
-
-// csvWriter writes a header row, even for no records, and a row per record.
-type csvWriter[T any] struct {
-	w       *csv.Writer
-	header  []string
-	row     func(T) []string
-	started bool
-}
-
-func (w *csvWriter[T]) write(v T) error {
-	if !w.started {
-		w.started = true
-		if err := w.w.Write(w.header); err != nil {
-			return err
-		}
-	}
-	return w.w.Write(spreadsheetSafe(w.row(v)))
-}
-
-func (w *csvWriter[T]) flush() error {
-	if !w.started {
-		w.started = true
-		if err := w.w.Write(w.header); err != nil {
-			return err
-		}
-	}
-	w.w.Flush()
-	return w.w.Error()
-}
-
-var customerCSVHeader = []string{"id", "email", "emails", "phone", "phones", "first_name", "last_name", "birthday",
-	"line1", "line2", "city", "region", "postal_code", "country_code", "locale", "tags", "segments", "identities",
-	"orders_count", "total_spent", "currency", "clv", "created_at", "updated_at"}
-
-func customerCSVRow(c crmhub.Customer) []string {
-	var a crmhub.Address
-	if len(c.Addresses) > 0 {
-		a = c.Addresses[0]
-	}
-	var count, spent, currency, clv string
-	if c.Stats != nil {
-		count, spent, currency = strconv.Itoa(c.Stats.OrdersCount), c.Stats.TotalSpent.String(), c.Stats.Currency
-	}
-	if c.CLV != nil {
-		clv = c.CLV.String()
-	}
-	ids := make([]string, len(c.Identities))
-	for i, id := range c.Identities {
-		ids[i] = id.Source + ":" + id.ExternalID
-	}
-	return []string{c.ID, c.Email, joinList(c.Emails), c.Phone, joinList(c.Phones), c.FirstName, c.LastName,
-		c.Birthday.String(), a.Line1, a.Line2, a.City, a.Region, a.PostalCode, a.CountryCode, c.Locale,
-		joinList(c.Tags), joinList(c.Segments), joinList(ids), count, spent, currency, clv,
-		csvTime(c.CreatedAt), csvTime(c.UpdatedAt)}
-}
-
-var orderCSVHeader = []string{"id", "source", "external_id", "number", "customer_id", "financial_status",
-	"fulfillment_status", "currency", "subtotal", "discounts", "tax", "shipping", "total", "refunded",
-	"line_items", "created_at", "updated_at", "cancelled_at"}
-
-func orderCSVRow(o crmhub.Order) []string {
-	var cancelled string
-	if o.CancelledAt != nil {
-		cancelled = csvTime(*o.CancelledAt)
-	}
-	return []string{o.ID, o.Source, o.ExternalID, o.Number, o.CustomerID, o.FinancialStatus, o.FulfillmentStatus,
-		o.Currency, o.Subtotal.String(), o.Discounts.String(), o.Tax.String(), o.Shipping.String(), o.Total.String(),
-		o.Refunded.String(), strconv.Itoa(len(o.LineItems)), csvTime(o.CreatedAt), csvTime(o.UpdatedAt), cancelled}
-}
-
-func joinList(xs []string) string { return strings.Join(xs, "|") }
-
-// csvTime writes a time as the JSON export does (RFC 3339, UTC), and the
-// zero time as an empty cell.
-func csvTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339Nano)
-}
-
-// spreadsheetSafe defuses, in place, the cells of a row that a spreadsheet
-// would run as a formula (CSV injection, see
-// https://owasp.org/www-community/attacks/CSV_Injection): a cell starting
-// with = + - @, a tab or a carriage return gets a leading '. A plain number
-// is left alone: "-10.00" or "+971501234567" can only be read as a number,
-// and rewriting it would corrupt amounts and phones for every program that
-// reads the file.
-func spreadsheetSafe(row []string) []string {
-	for i, cell := range row {
-		if cell == "" {
-			continue
-		}
-		switch cell[0] {
-		case '=', '+', '-', '@', '\t', '\r':
-			if !plainNumber(cell) {
-				row[i] = "'" + cell
-			}
-		}
-	}
-	return row
-}
-
-// plainNumber reports whether s is an optional sign, digits, and optionally
-// a point and more digits: nothing a spreadsheet could take for a formula.
-func plainNumber(s string) bool {
-	if s != "" && (s[0] == '+' || s[0] == '-') {
-		s = s[1:]
-	}
-	intPart, frac, hasPoint := strings.Cut(s, ".")
-	return allDigits(intPart) && (!hasPoint || allDigits(frac))
-}
-
-func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // output is where an export goes: standard output, or a temporary file

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmhub/crmhub"
+	"github.com/crmhub/crmhub/internal/export"
 	"github.com/crmhub/crmhub/store"
 	"github.com/crmhub/crmhub/store/storetest"
 )
@@ -191,7 +191,7 @@ func TestExportCustomers(t *testing.T) {
 			require.Equal(t, exitOK, r.code, r.stderr)
 			data, err := os.ReadFile(csvFile)
 			require.NoError(t, err)
-			rows := readCSV(t, string(data), customerCSVHeader)
+			rows := readCSV(t, string(data), export.CustomerCSVHeader)
 			require.Len(t, rows, 3)
 			sara := rows[0]
 			require.Equal(t, map[string]string{
@@ -236,7 +236,7 @@ func TestExportOrders(t *testing.T) {
 
 			r = runCLI(t, "export", "orders", "--format", "csv", "-c", seed.cfg)
 			require.Equal(t, exitOK, r.code, r.stderr)
-			rows := readCSV(t, r.stdout, orderCSVHeader)
+			rows := readCSV(t, r.stdout, export.OrderCSVHeader)
 			require.Len(t, rows, 3)
 			for i, row := range rows {
 				require.Equal(t, want[i].ID, row["id"])
@@ -328,51 +328,4 @@ func TestOutputAbortLeavesNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "exports carry personal data")
 	requireOnlyFiles(t, dir, "out.ndjson")
-}
-
-func TestSpreadsheetSafe(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"", ""},
-		{"Sara", "Sara"},
-		{"=1+1", "'=1+1"},
-		{`=HYPERLINK("http://x")`, `'=HYPERLINK("http://x")`},
-		{"+SUM(A1:A2)", "'+SUM(A1:A2)"},
-		{"-2+3", "'-2+3"},
-		{"@SUM(A1)", "'@SUM(A1)"},
-		{"\t=1", "'\t=1"},
-		{"\r=1", "'\r=1"},
-		{"-10.00", "-10.00"},
-		{"+971501234567", "+971501234567"},
-		{"-0.5", "-0.5"},
-		{"10.00", "10.00"},
-		{"-", "'-"},
-		{"+", "'+"},
-		{"-.5", "'-.5"},
-		{"-5.", "'-5."},
-		{"-1e5", "'-1e5"},
-		{"-1.2.3", "'-1.2.3"},
-		{"+971501234567|+4915112345678", "'+971501234567|+4915112345678"},
-		{"a=1", "a=1"},
-		{" =1", " =1"},
-	} {
-		got := spreadsheetSafe([]string{tc.in})
-		require.Equal(t, tc.want, got[0], "%q", tc.in)
-	}
-}
-
-// TestExportNDJSONIsJSONMarshal pins the NDJSON writer to json.Marshal,
-// HTML escaping included.
-func TestExportNDJSONIsJSONMarshal(t *testing.T) {
-	var buf bytes.Buffer
-	w := newRecordWriter[crmhub.Customer](formatNDJSON, &buf, customerCSVHeader, customerCSVRow)
-	c := crmhub.Customer{ID: "cus_1", FirstName: "<Sara & co>"}
-	require.NoError(t, w.write(c))
-	require.NoError(t, w.flush())
-	b, _ := json.Marshal(c)
-	require.Equal(t, string(b)+"\n", buf.String())
-
-	buf.Reset()
-	w = newRecordWriter[crmhub.Customer](formatCSV, &buf, customerCSVHeader, customerCSVRow)
-	require.NoError(t, w.flush())
-	require.Equal(t, strings.Join(customerCSVHeader, ",")+"\n", buf.String(), "no records: just the header")
 }

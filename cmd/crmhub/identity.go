@@ -74,19 +74,14 @@ take them. With --record, split those records off the profile instead.`,
 					return res.SplitOff(ctx, tx, keys, act)
 				}
 				if mergeID == "" {
-					merges, err := tx.MergesOf(ctx, args[0])
+					latest, err := latestMerge(ctx, tx, args[0])
 					if err != nil {
 						return identity.Outcome{}, err
 					}
-					for _, m := range slices.Backward(merges) {
-						if !m.Undone() && m.SurvivorID == args[0] {
-							mergeID = m.ID
-							break
-						}
-					}
-					if mergeID == "" {
+					if latest == "" {
 						return identity.Outcome{}, usagef("profile %s has no merge to undo; name records to split off with --record", args[0])
 					}
+					mergeID = latest
 				}
 				return res.Unmerge(ctx, tx, mergeID, act)
 			})
@@ -100,21 +95,13 @@ take them. With --record, split those records off the profile instead.`,
 
 // identityOp runs one operator action on the identity graph in a
 // transaction and prints the profiles it touched.
-func (g *globals) identityOp(ctx context.Context, op func(context.Context, *identity.Resolver, *store.Tx) (identity.Outcome, error)) error {
+func (g *globals) identityOp(ctx context.Context, op identityFunc) error {
 	app, err := g.open(ctx, false)
 	if err != nil {
 		return err
 	}
 	defer app.close()
-	res := identity.NewResolver(identity.ConfigFrom(app.cfg.Identity))
-	var out identity.Outcome
-	err = app.store.InTx(ctx, func(tx *store.Tx) error {
-		if err := tx.LockIdentity(ctx); err != nil {
-			return err
-		}
-		out, err = op(ctx, res, tx)
-		return err
-	})
+	out, err := changeIdentity(ctx, app.store, app.identityResolver(), op)
 	switch {
 	case errors.As(err, new(usageError)):
 		return err
@@ -143,6 +130,42 @@ func (g *globals) identityOp(ctx context.Context, op func(context.Context, *iden
 		fprintf(g.stdout, "%s: %d records (%s)\n", id, len(keys), strings.Join(keys, ", "))
 	}
 	return nil
+}
+
+// identityFunc is one operator action on the identity graph, in tx.
+type identityFunc func(ctx context.Context, res *identity.Resolver, tx *store.Tx) (identity.Outcome, error)
+
+// changeIdentity runs op with res in a unit of work that holds the
+// identity lock, as the persist stage resolves records. The match index
+// of an embedded store holds match keys, not which profile a record is
+// in, so merges and splits leave it valid; an op run with the running
+// stages' resolver uses its index instead of loading another copy.
+func changeIdentity(ctx context.Context, s *store.Store, res *identity.Resolver, op identityFunc) (identity.Outcome, error) {
+	var out identity.Outcome
+	err := s.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.LockIdentity(ctx); err != nil {
+			return err
+		}
+		var err error
+		out, err = op(ctx, res, tx)
+		return err
+	})
+	return out, err
+}
+
+// latestMerge returns the latest merge that profile id survived and that
+// is not undone, or "" when there is none.
+func latestMerge(ctx context.Context, tx *store.Tx, id string) (string, error) {
+	merges, err := tx.MergesOf(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	for _, m := range slices.Backward(merges) {
+		if !m.Undone() && m.SurvivorID == id {
+			return m.ID, nil
+		}
+	}
+	return "", nil
 }
 
 func newRebuildCmd(g *globals) *cobra.Command {

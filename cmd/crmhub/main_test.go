@@ -198,20 +198,26 @@ func TestMigrateAndStatusOnBothStores(t *testing.T) {
 
 func TestDemoRunsOfflineAndIsRepeatable(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "demo")
-	r := runCLI(t, "demo", "--dir", dir, "--people", "20")
+	args := []string{"demo", "--once", "--dir", dir, "--people", "20", "--listen", "127.0.0.1:0"}
+	r := runCLI(t, args...)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	require.FileExists(t, filepath.Join(dir, "crmhub.yaml"))
 	require.FileExists(t, filepath.Join(dir, "crmhub.db"))
-	m := regexp.MustCompile(`ingested (\d+) records, (\d+) new`).FindStringSubmatch(r.stdout)
+	m := regexp.MustCompile(`fed (\d+) records, (\d+) of them new`).FindStringSubmatch(r.stdout)
 	require.NotNil(t, m, r.stdout)
 	require.Equal(t, m[1], m[2], "a fresh demo lands everything")
 	require.Contains(t, r.stdout, "raw records  "+m[1])
 
-	r = runCLI(t, "demo", "--dir", dir, "--people", "20")
+	r = runCLI(t, args...)
 	require.Equal(t, exitOK, r.code, r.stderr)
-	require.Contains(t, r.stdout, "ingested "+m[1]+" records, 0 new")
+	require.Contains(t, r.stdout, "fed "+m[1]+" records, 0 of them new")
 
+	// The demo's config works for every other command as it is: it holds
+	// no secret, and needs no environment.
 	r = runCLI(t, "status", "-c", filepath.Join(dir, "crmhub.yaml"))
 	require.Equal(t, exitOK, r.code, r.stderr)
 	require.True(t, strings.Contains(r.stdout, "raw records  "+m[1]), r.stdout)
+	r = runCLI(t, "dlq", "list", "-c", filepath.Join(dir, "crmhub.yaml"))
+	require.Equal(t, exitOK, r.code, r.stderr)
+	require.Contains(t, r.stdout, "C-BROKEN")
 }

@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
+	"github.com/crmhub/crmhub"
+	"github.com/crmhub/crmhub/api"
 	"github.com/crmhub/crmhub/config"
 	"github.com/crmhub/crmhub/connectors"
 	"github.com/crmhub/crmhub/connectors/shopify"
+	"github.com/crmhub/crmhub/pipeline"
 )
 
 // newScheduler returns the scheduler of the sources crmhub run pulls: every
@@ -65,4 +70,67 @@ func (a *app) pullShopify(ctx context.Context, src *config.SourceConfig) (int64,
 		}
 	}
 	return n, nil
+}
+
+// apiConnectors shows the configured sources through the REST API, with
+// what their pulls in this process did and where their streams stand, and
+// starts their pulls.
+type apiConnectors struct{ a *app }
+
+var _ api.Connectors = apiConnectors{}
+
+func (c apiConnectors) Connectors(ctx context.Context) ([]api.ConnectorStatus, error) {
+	cps, err := c.a.store.Checkpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dead, err := c.a.store.DeadLettersBySource(ctx)
+	if err != nil {
+		return nil, err
+	}
+	jobs := map[string]connectors.JobStatus{}
+	for _, j := range c.a.pulls.Status() {
+		jobs[j.Name] = j
+	}
+	now := time.Now()
+	out := make([]api.ConnectorStatus, 0, len(c.a.cfg.Sources))
+	for _, src := range c.a.cfg.Sources {
+		st := api.ConnectorStatus{Name: src.Name, Type: src.Type, DeadLetters: dead[src.Name], Streams: []api.StreamStatus{}}
+		if j, ok := jobs[src.Name]; ok {
+			if j.Every > 0 {
+				st.Schedule = src.Schedule.String()
+			}
+			st.Running, st.LastError, st.Errors, st.Records = j.Running, j.LastError, j.Failures, j.Records
+			st.LastStarted, st.LastFinished = timeOrNil(j.LastStarted), timeOrNil(j.LastFinished)
+		}
+		for _, cp := range cps {
+			if cp.Source != src.Name || cp.Stream == settleStream {
+				continue
+			}
+			st.Streams = append(st.Streams, api.StreamStatus{Stream: cp.Stream, Cursor: cp.Cursor,
+				UpdatedAt: timeOrNil(cp.UpdatedAt), Lag: now.Sub(pipeline.CheckpointTime(cp)).Round(time.Second)})
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+func (c apiConnectors) Sync(_ context.Context, name string) error {
+	src := c.a.cfg.Source(name)
+	if src == nil {
+		return fmt.Errorf("no source %q in the config: %w", name, crmhub.ErrNotFound)
+	}
+	err := c.a.pulls.Trigger(name)
+	if errors.Is(err, crmhub.ErrNotFound) {
+		return fmt.Errorf("source %s is not pulled by crmhub run (a %s source needs streams and credentials to be): %w",
+			name, src.Type, crmhub.ErrInvalid)
+	}
+	return err
+}
+
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }

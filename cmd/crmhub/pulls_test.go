@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,6 +65,84 @@ sources:
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	require.Contains(t, string(body), `crmhub_source_changes_total{channel="backfill",source="main-store"} 300`)
+
+	// Five customers change; the webhooks of two arrive, and a pull asked
+	// for through the API catches the other three.
+	tok := runCLI(t, "token", "create", "--name", "ops", "--scope", "write", "-c", path)
+	require.Equal(t, exitOK, tok.code, tok.stderr)
+	call := func(method, p string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, "http://"+r.addr+p, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok.stdout))
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(b)
+	}
+	shop.SendWebhooks(t, shopifytest.WebhookTarget{URL: "http://" + r.addr + "/webhooks/shopify/main-store", Secret: "webhook-secret"})
+	changed := shopifytest.Generate(2, time.Now().Add(-time.Second))
+	shop.Put(changed...)
+	for _, c := range changed {
+		code, err := shop.Notify("customers/update", c.ID)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, code)
+	}
+	// Changes from before the first webhook count as history; these three
+	// come after it, and their webhooks are lost.
+	time.Sleep(1100 * time.Millisecond)
+	shop.Put(shopifytest.Generate(5, time.Now())[2:]...)
+	code, resp2 := call(http.MethodPost, "/api/v1/connectors/main-store/sync")
+	require.Equal(t, http.StatusAccepted, code, resp2)
+	metricsHave := func(want ...string) bool {
+		_, m := call(http.MethodGet, "/metrics")
+		for _, w := range want {
+			if !strings.Contains(m, w) {
+				return false
+			}
+		}
+		return true
+	}
+	require.Eventually(t, func() bool {
+		return metricsHave(`crmhub_source_changes_total{channel="webhook",source="main-store"} 2`,
+			`crmhub_source_changes_total{channel="pull",source="main-store"} 3`)
+	}, 60*time.Second, 20*time.Millisecond, "%s", r.stderr)
+
+	var list struct {
+		Data []struct {
+			Name, Type, Schedule string
+			Running              bool
+			Records, Errors      int64
+			LastFinished         *time.Time `json:"last_finished_at"`
+			Streams              []struct {
+				Stream     string
+				LagSeconds float64 `json:"lag_seconds"`
+			}
+		}
+	}
+	require.Eventually(t, func() bool {
+		code, b := call(http.MethodGet, "/api/v1/connectors")
+		require.Equal(t, http.StatusOK, code, b)
+		require.NoError(t, json.Unmarshal([]byte(b), &list))
+		return len(list.Data) == 1 && !list.Data[0].Running && list.Data[0].Records == 305
+	}, 30*time.Second, 20*time.Millisecond)
+	got := list.Data[0]
+	require.Equal(t, "main-store", got.Name)
+	require.Equal(t, "shopify", got.Type)
+	require.Equal(t, "1h", got.Schedule)
+	require.Zero(t, got.Errors)
+	require.NotNil(t, got.LastFinished)
+	streams := map[string]float64{}
+	for _, st := range got.Streams {
+		streams[st.Stream] = st.LagSeconds
+	}
+	require.Contains(t, streams, "customers")
+	require.Contains(t, streams, "orders")
+
+	code, resp2 = call(http.MethodPost, "/api/v1/connectors/no-such-source/sync")
+	require.Equal(t, http.StatusNotFound, code, resp2)
 
 	require.Equal(t, exitOK, r.stop(t), r.stderr.String())
 	require.NotContains(t, r.stderr.String(), shop.Token())

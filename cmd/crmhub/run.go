@@ -74,7 +74,7 @@ func (a *app) serve(ctx context.Context, opts serveOptions) error {
 	if a.pulls, err = a.newScheduler(); err != nil {
 		return err
 	}
-	srv, err := a.newServer(pipeline.NewIngester(a.store, a.bus, true))
+	srv, err := a.newServer(pipeline.NewIngester(a.store, a.bus, true).WithMetrics(a.metrics))
 	if err != nil {
 		return err
 	}

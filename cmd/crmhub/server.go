@@ -2,15 +2,24 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"time"
 
+	"golang.org/x/time/rate"
+
+	"github.com/crmhub/crmhub"
 	"github.com/crmhub/crmhub/api"
 	"github.com/crmhub/crmhub/connectors/shopify"
 	"github.com/crmhub/crmhub/pipeline"
+	"github.com/crmhub/crmhub/pipeline/identity"
+	"github.com/crmhub/crmhub/store"
 )
 
-// newServer builds the HTTP server with the REST API and a webhook
-// receiver for every shopify source that has a webhook secret.
+// newServer builds the HTTP server with the REST API, GET /readyz and a
+// webhook receiver for every shopify source that has a webhook secret.
+// The API's merges run on the resolver the pipeline's stages get.
 func (a *app) newServer(in shopify.Ingester) (*api.Server, error) {
 	h := a.cfg.HTTP
 	srv, err := api.New(api.Options{Addr: h.Listen, ReadTimeout: time.Duration(h.ReadTimeout),
@@ -19,12 +28,19 @@ func (a *app) newServer(in shopify.Ingester) (*api.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	rest, err := api.NewREST(api.RESTOptions{Store: a.store, Logger: a.log,
-		Replay: func(ctx context.Context, id int64) error { return pipeline.Replay(ctx, a.store, a.bus, id) }})
+	opts := api.RESTOptions{Store: a.store, Logger: a.log,
+		Replay:      func(ctx context.Context, id int64) error { return pipeline.Replay(ctx, a.store, a.bus, id) },
+		Identity:    apiIdentity{store: a.store, res: a.identityResolver()},
+		MaxPageSize: h.PageSizeMax, RateLimit: rate.Limit(h.RateLimit), RateBurst: h.RateBurst}
+	if a.pulls != nil {
+		opts.Connectors = apiConnectors{a}
+	}
+	rest, err := api.NewREST(opts)
 	if err != nil {
 		return nil, err
 	}
 	srv.Handle(api.RESTPattern, rest)
+	srv.Handle(api.ReadyPattern, api.Ready(a.log, a.store.Ping))
 	if err := a.mountShopifyInstall(srv); err != nil {
 		return nil, err
 	}
@@ -61,4 +77,91 @@ func (a *app) newServer(in shopify.Ingester) (*api.Server, error) {
 		srv.Handle(shopify.Pattern, wh)
 	}
 	return srv, nil
+}
+
+// apiIdentity carries out the REST API's merges and unmerges as `crmhub
+// merge` and `crmhub unmerge` do, with the resolver the persist stage
+// uses (see app.identityResolver).
+type apiIdentity struct {
+	store *store.Store
+	res   *identity.Resolver
+}
+
+var _ api.Identity = apiIdentity{}
+
+func (i apiIdentity) Merge(ctx context.Context, a, b, actor string) (api.IdentityOutcome, error) {
+	return i.do(ctx, func(ctx context.Context, res *identity.Resolver, tx *store.Tx) (identity.Outcome, error) {
+		return res.ForceMerge(ctx, tx, a, b, actor)
+	})
+}
+
+func (i apiIdentity) Unmerge(ctx context.Context, id, mergeID, actor string) (api.IdentityOutcome, error) {
+	undone := mergeID
+	out, err := i.do(ctx, func(ctx context.Context, res *identity.Resolver, tx *store.Tx) (identity.Outcome, error) {
+		if _, err := tx.Customer(ctx, id); err != nil {
+			return identity.Outcome{}, err
+		}
+		if undone == "" {
+			latest, err := latestMerge(ctx, tx, id)
+			if err != nil {
+				return identity.Outcome{}, err
+			}
+			if latest == "" {
+				return identity.Outcome{}, fmt.Errorf("profile %s has no merge to undo; name records to split off: %w", id, crmhub.ErrConflict)
+			}
+			undone = latest
+		} else {
+			m, err := tx.Merge(ctx, undone)
+			if err != nil {
+				return identity.Outcome{}, err
+			}
+			if m.SurvivorID != id && !slices.Contains(m.MergedIDs, id) {
+				return identity.Outcome{}, fmt.Errorf("merge %s did not merge profile %s: %w", undone, id, crmhub.ErrInvalid)
+			}
+		}
+		return res.Unmerge(ctx, tx, undone, actor)
+	})
+	out.Undone = undone
+	return out, err
+}
+
+func (i apiIdentity) SplitOff(ctx context.Context, id string, records []string, actor string) (api.IdentityOutcome, error) {
+	return i.do(ctx, func(ctx context.Context, res *identity.Resolver, tx *store.Tx) (identity.Outcome, error) {
+		if _, err := tx.Customer(ctx, id); err != nil {
+			return identity.Outcome{}, err
+		}
+		keys := make([]identity.Key, len(records))
+		stored := make([]store.RecordKey, len(records))
+		for n, r := range records {
+			k, ok := identity.ParseKey(r)
+			if !ok {
+				return identity.Outcome{}, fmt.Errorf("record %q: want source:external_id: %w", r, crmhub.ErrInvalid)
+			}
+			keys[n], stored[n] = k, store.RecordKey(k)
+		}
+		recs, err := tx.IdentityRecords(ctx, stored)
+		if err != nil {
+			return identity.Outcome{}, err
+		}
+		for _, r := range recs {
+			if r.CustomerID != id {
+				return identity.Outcome{}, fmt.Errorf("record %s belongs to profile %s, not %s: %w", r.RecordKey, r.CustomerID, id, crmhub.ErrInvalid)
+			}
+		}
+		return res.SplitOff(ctx, tx, keys, actor)
+	})
+}
+
+// do runs op as the CLI does and says what it did in the API's terms. A
+// merge that did not record its sides cannot be undone as a whole: a
+// conflict the client can resolve by naming records.
+func (i apiIdentity) do(ctx context.Context, op identityFunc) (api.IdentityOutcome, error) {
+	out, err := changeIdentity(ctx, i.store, i.res, op)
+	if errors.Is(err, identity.ErrNoSides) {
+		err = fmt.Errorf("%w: %w", err, crmhub.ErrConflict)
+	}
+	if err != nil {
+		return api.IdentityOutcome{}, err
+	}
+	return api.IdentityOutcome{Merges: out.Merges, Changed: out.Changed}, nil
 }

@@ -19,8 +19,15 @@ import (
 // the credentials its config gives: an access token, the client
 // credentials grant, or the token its shop's install stored in tokens.
 func newShopifyClient(tokens shopify.TokenStore, src *config.SourceConfig, log *slog.Logger) (*shopify.Client, error) {
-	cfg := shopify.ClientConfig{Shop: src.Shop, APIVersion: src.APIVersion, BaseURL: src.BaseURL,
-		Budget: shopify.SharedBudget(src.Shop, src.BaseURL)}
+	return shopify.NewClient(shopifyClientConfig(tokens, src, src.BaseURL), log)
+}
+
+// shopifyClientConfig is the client config of a shopify source's shop at
+// baseURL (empty for the shop itself). Every client of a shop in the
+// process paces by the shop's shared budget.
+func shopifyClientConfig(tokens shopify.TokenStore, src *config.SourceConfig, baseURL string) shopify.ClientConfig {
+	cfg := shopify.ClientConfig{Shop: src.Shop, APIVersion: src.APIVersion, BaseURL: baseURL,
+		Budget: shopify.SharedBudget(src.Shop, baseURL)}
 	switch {
 	case src.Auth == config.ShopifyAuthInstall:
 		cfg.Tokens = shopify.InstalledTokens(installSource(src), tokens, shopify.TokenOptions{})
@@ -29,7 +36,7 @@ func newShopifyClient(tokens shopify.TokenStore, src *config.SourceConfig, log *
 	default:
 		cfg.AccessToken = src.AccessToken.Reveal()
 	}
-	return shopify.NewClient(cfg, log)
+	return cfg
 }
 
 func installSource(src *config.SourceConfig) shopify.InstallSource {

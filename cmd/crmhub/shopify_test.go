@@ -169,3 +169,63 @@ func TestRunServesInstallAndMetrics(t *testing.T) {
 	require.Error(t, err, "no token before the callback")
 	require.NotContains(t, r.stderr.String(), shop.ClientSecret())
 }
+
+// TestRunPushesWithTheInstalledToken: a shopify destination on a source
+// whose shop installed the public app pushes with the token the install
+// stored; it asks the shop for no other token.
+func TestRunPushesWithTheInstalledToken(t *testing.T) {
+	shop := shopifytest.New(t, shopifytest.Options{Scopes: []string{"read_customers", "write_customers"}, RestoreRate: 1000})
+	at := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
+	shop.Put(shopifytest.Customer{ID: 7039114952811000001, FirstName: "Sara", LastName: "Al Amiri", Email: "sara@example.com",
+		State: "ENABLED", CreatedAt: at, UpdatedAt: at})
+	t.Setenv("SHOPIFY_TEST_CLIENT_SECRET", shop.ClientSecret())
+	dir := t.TempDir()
+	path := writeFile(t, dir, "crmhub.yaml", fmt.Sprintf(installRunConfig, shop.Shop(), shop.URL(), shop.ClientID())+
+		`destinations:
+  - name: shopify-tags
+    type: shopify
+    source: main-store
+    push: [metafields]
+`)
+	r := startRun(t, path)
+	defer func() { require.Equal(t, exitOK, r.stop(t), r.stderr.String()) }()
+
+	// The merchant installs the app: crmhub's install redirects to the
+	// shop, which approves and redirects to the callback.
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var cookies []*http.Cookie
+	redirect := func(u string) *url.URL {
+		t.Helper()
+		resp, err := noFollow.Get(u)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		require.Equal(t, http.StatusFound, resp.StatusCode, u)
+		cookies = append(cookies, resp.Cookies()...)
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		require.NoError(t, err)
+		return loc
+	}
+	approved := redirect(redirect("http://" + r.addr + "/shopify/install?shop=" + shop.Shop()).String())
+	// The browser that began the install comes back with its state cookie.
+	req, err := http.NewRequest(http.MethodGet, "http://"+r.addr+"/shopify/callback?"+approved.RawQuery, nil)
+	require.NoError(t, err)
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	resp, err := noFollow.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Less(t, resp.StatusCode, 400, "the callback takes the install")
+	require.Equal(t, 1, shop.Stats().TokensIssued)
+
+	shop.SendWebhooks(t, shopifytest.WebhookTarget{URL: "http://" + r.addr + "/webhooks/shopify/main-store", Secret: shop.ClientSecret()})
+	code, err := shop.Notify("customers/create", 7039114952811000001)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, code)
+	require.Eventually(t, func() bool {
+		return shop.Metafields(7039114952811000001)["crmhub.unified_id"].Value != ""
+	}, 60*time.Second, 10*time.Millisecond, "%s", r.stderr)
+	st := shop.Stats()
+	require.Equal(t, 1, st.TokensIssued, "the push used the installed token")
+	require.Zero(t, st.Unauthorized)
+}

@@ -67,17 +67,38 @@ func addSampleSources(out map[string]pipeline.MapSource) error {
 		if err != nil {
 			return fmt.Errorf("built-in mapping of %s: %w", name, err)
 		}
-		out[name] = pipeline.MapSource{Rules: r, Source: identity.Source{Name: name, Type: sample.SourceTypes[name],
+		ms := pipeline.MapSource{Rules: r, Source: identity.Source{Name: name, Type: sample.SourceTypes[name],
 			DefaultRegion: "AE"}}
+		if ms.Source.Type == shopify.SourceType {
+			// The sample shop delivers orders too: it is mapped as a shop
+			// is, its own mapping replacing the built-in one of its entity.
+			if ms.ByEntity, err = shopify.Mappings(); err != nil {
+				return err
+			}
+			ms.ByEntity[r.Entity], ms.Rules, ms.Privacy = r, nil, shopify.ReadPrivacy
+		}
+		out[name] = ms
 	}
 	return nil
 }
 
 // newStages builds the map and persist stages for the app's config.
 func (a *app) newStages(sources map[string]pipeline.MapSource) *pipeline.Stages {
-	st := pipeline.NewStages(a.store, sources, identity.NewResolver(identity.ConfigFrom(a.cfg.Identity)), a.log)
+	st := pipeline.NewStages(a.store, sources, a.identityResolver(), a.log)
 	st.SetPrivacy(a.privacy())
 	return st
+}
+
+// identityResolver returns the one identity resolver of the process, made
+// on first use: the persist stage and the API's merges share it, and with
+// it the match index of an embedded store, which takes seconds and
+// hundreds of MiB per million records to load. Not safe for concurrent
+// first use; commands wire it before they serve.
+func (a *app) identityResolver() *identity.Resolver {
+	if a.resolver == nil {
+		a.resolver = identity.NewResolver(identity.ConfigFrom(a.cfg.Identity))
+	}
+	return a.resolver
 }
 
 // privacy builds the service that carries out privacy requests, from the
@@ -102,7 +123,8 @@ func (a *app) privacy() *privacy.Service {
 func (a *app) runUntil(ctx context.Context, st *pipeline.Stages, done func(context.Context) (bool, error)) error {
 	// A one-off run (import) reports what matters itself; the router's
 	// start and stop chatter is left to debug logging.
-	p, err := pipeline.New(a.store, a.bus, pipeline.Options{Logger: slog.New(minLevel{a.log.Handler(), slog.LevelWarn})})
+	p, err := pipeline.New(a.store, a.bus, pipeline.Options{Logger: slog.New(minLevel{a.log.Handler(), slog.LevelWarn}),
+		Metrics: a.metrics})
 	if err != nil {
 		return err
 	}

@@ -202,7 +202,7 @@ func syncStreams(ctx context.Context, app *app, src *config.SourceConfig, client
 	if full {
 		bc.Since = time.Time{}
 	}
-	land := pullLander{in: pipeline.NewIngester(app.store, app.bus, true), source: src.Name}
+	land := pullLander{in: pipeline.NewIngester(app.store, app.bus, true).WithMetrics(app.metrics), source: src.Name}
 	var out []*syncStream
 	if slices.Contains(src.Streams, shopify.StreamCustomers) {
 		st := &syncStream{name: shopify.StreamCustomers}

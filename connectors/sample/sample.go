@@ -1,7 +1,7 @@
 // Package sample generates realistic records in the shapes crmhub's real
-// sources deliver (Shopify customer webhooks, ERP customer webhooks, Meta
-// lead ads, GA4 report rows), for the demo and for tests that need many
-// records without a network.
+// sources deliver (Shopify customer and order webhooks, ERP customer
+// webhooks, Meta lead ads, GA4 report rows), for the demo and for tests
+// that need many records without a network.
 //
 // The same people appear in several sources, spelled differently: Latin,
 // Arabic and Persian script, Eastern Arabic and Persian digits in phone
@@ -60,9 +60,21 @@ var transliterations = map[string]string{"Mohammed": "Muhammad", "Youssef": "Yus
 // the order the sources would deliver them. Roughly: everyone has a shop
 // customer record; half also appear in the ERP under their native-script
 // name; a third arrive as Meta leads; most have GA4 activity; and two
-// records are malformed.
-func Generate(seed uint64, n int) []crmhub.Envelope {
+// records are malformed. Each source's records are of one entity, which
+// its mapping in Mappings maps.
+func Generate(seed uint64, n int) []crmhub.Envelope { return generate(seed, n, false) }
+
+// GenerateWithOrders is Generate with the shop's orders too: every third
+// person has ordered once, a few days after signing up. The shop then
+// delivers two entities, and its orders are mapped by the shopify
+// connector's built-in order mapping, not by Mappings.
+func GenerateWithOrders(seed uint64, n int) []crmhub.Envelope { return generate(seed, n, true) }
+
+func generate(seed uint64, n int, withOrders bool) []crmhub.Envelope {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	// Orders draw from their own generator, so that the other records of a
+	// seed are the same with and without them.
+	orderRNG := rand.New(rand.NewPCG(seed^0x6a09e667f3bcc909, seed))
 	base := time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)
 	var out []crmhub.Envelope
 	add := func(source string, entity crmhub.Entity, id, version string, payload any) {
@@ -93,6 +105,12 @@ func Generate(seed uint64, n int) []crmhub.Envelope {
 				"consent_updated_at": at.Format(time.RFC3339)},
 			"admin_graphql_api_id": "gid://shopify/Customer/" + shopID,
 		})
+		if withOrders && i%3 == 1 {
+			// An order a few days after the customer signed up.
+			placed := at.Add(time.Duration(24+orderRNG.IntN(10*24)) * time.Hour)
+			add(SourceShop, crmhub.EntityOrder, fmt.Sprint(orderID(i)), placed.Format(time.RFC3339),
+				order(orderRNG, i, placed, shopID, email))
+		}
 		if i%2 == 0 {
 			// The ERP keeps the native-script name and a locally written
 			// phone number, in the digits of the locale.
@@ -141,6 +159,54 @@ func Generate(seed uint64, n int) []crmhub.Envelope {
 		"id": "1296999999999999", "created_time": "2026-10-02T10:00:00+0000", "field_data": []any{}})
 	return out
 }
+
+// products are what the sample shop sells, prices in cents.
+var products = []struct {
+	title, sku string
+	cents      int
+}{
+	{"Oud perfume 50 ml", "OUD-050", 8900},
+	{"Saffron, 10 g", "SAF-010", 2450},
+	{"Silk scarf", "SCF-SLK", 4500},
+	{"Dates gift box", "DTS-GFT", 3200},
+	{"Leather notebook", "NTB-LTH", 1875},
+}
+
+// orderID is the Shopify order id of the i-th person's order.
+func orderID(i int) uint64 { return 5849132068011000000 + uint64(i)*104729 }
+
+// order is the orders/create webhook payload of an order the i-th person
+// placed, at, in the REST shape: amounts are decimal strings in the
+// shop's currency.
+func order(rng *rand.Rand, i int, at time.Time, customerID, email string) map[string]any {
+	id := orderID(i)
+	var items []map[string]any
+	subtotal := 0
+	for k := range 1 + rng.IntN(3) {
+		p := products[rng.IntN(len(products))]
+		qty := 1 + rng.IntN(2)
+		subtotal += p.cents * qty
+		items = append(items, map[string]any{"id": json.Number(fmt.Sprint(id*10 + uint64(k))), "title": p.title,
+			"name": p.title, "sku": p.sku, "quantity": qty, "price": money(p.cents)})
+	}
+	const shipping = 1000
+	shippingSet := map[string]string{"amount": money(shipping), "currency_code": "USD"}
+	ts := at.Format(time.RFC3339)
+	return map[string]any{
+		"id": json.Number(fmt.Sprint(id)), "admin_graphql_api_id": fmt.Sprint("gid://shopify/Order/", id),
+		"name": fmt.Sprint("#", 1001+i), "order_number": 1001 + i, "email": email, "currency": "USD",
+		"created_at": ts, "updated_at": ts, "processed_at": ts, "source_name": "web",
+		"financial_status": "paid", "fulfillment_status": nil,
+		"subtotal_price": money(subtotal), "total_discounts": "0.00", "total_tax": "0.00",
+		"total_price":              money(subtotal + shipping),
+		"total_shipping_price_set": map[string]any{"shop_money": shippingSet, "presentment_money": shippingSet},
+		"customer":                 map[string]any{"id": json.Number(customerID), "email": email},
+		"line_items":               items, "refunds": []any{},
+	}
+}
+
+// money writes cents as Shopify writes amounts: "89.00".
+func money(cents int) string { return fmt.Sprintf("%d.%02d", cents/100, cents%100) }
 
 func envelope(source string, entity crmhub.Entity, id, version string, payload []byte) crmhub.Envelope {
 	e := crmhub.Envelope{Source: source, SourceType: SourceTypes[source], Entity: entity, ExternalID: id,

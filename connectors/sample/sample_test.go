@@ -7,7 +7,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmhub/crmhub"
 	"github.com/crmhub/crmhub/connectors/sample"
+	"github.com/crmhub/crmhub/connectors/shopify"
 	"github.com/crmhub/crmhub/mapping"
 )
 
@@ -16,11 +18,22 @@ func TestGenerateIsReproducible(t *testing.T) {
 	require.Equal(t, a, b)
 	c := sample.Generate(8, 40)
 	require.NotEqual(t, a, c, "another seed gives other records")
+	require.Equal(t, sample.GenerateWithOrders(7, 40), sample.GenerateWithOrders(7, 40))
+
+	// The orders leave the other records of a seed as they were.
+	var withoutOrders []crmhub.Envelope
+	for _, e := range sample.GenerateWithOrders(7, 40) {
+		if e.Entity != crmhub.EntityOrder {
+			withoutOrders = append(withoutOrders, e)
+		}
+	}
+	require.Equal(t, a, withoutOrders)
 }
 
 func TestGenerateShapes(t *testing.T) {
-	recs := sample.Generate(1, 30)
+	recs := sample.GenerateWithOrders(1, 30)
 	bySource := map[string]int{}
+	byEntity := map[crmhub.Entity]int{}
 	keys := map[string]bool{}
 	var malformed int
 	var easternDigits, persianDigits bool
@@ -29,6 +42,9 @@ func TestGenerateShapes(t *testing.T) {
 		require.False(t, keys[r.IdempotencyKey], "records are distinct")
 		keys[r.IdempotencyKey] = true
 		bySource[r.Source]++
+		if r.Source == sample.SourceShop {
+			byEntity[r.Entity]++
+		}
 		if !json.Valid(r.Payload) {
 			malformed++
 			continue
@@ -36,7 +52,9 @@ func TestGenerateShapes(t *testing.T) {
 		easternDigits = easternDigits || bytes.ContainsRune(r.Payload, '٠')
 		persianDigits = persianDigits || bytes.ContainsRune(r.Payload, '۰')
 	}
-	require.Equal(t, 30, bySource[sample.SourceShop])
+	require.Equal(t, 30, byEntity[crmhub.EntityCustomer], "everyone is a shop customer")
+	require.Equal(t, 10, byEntity[crmhub.EntityOrder], "every third has ordered")
+	require.Equal(t, 40, bySource[sample.SourceShop])
 	require.Equal(t, 16, bySource[sample.SourceERP], "every second person plus one broken record")
 	require.Equal(t, 1, malformed)
 	require.True(t, easternDigits, "some phones are written in Eastern Arabic digits")
@@ -61,19 +79,58 @@ func TestMappingsMapEverySampleRecord(t *testing.T) {
 		rules[name] = r
 	}
 	require.Len(t, rules, len(sample.SourceTypes))
-	mapped := 0
-	for _, e := range sample.Generate(1, 40) {
+	// The shop's orders are mapped as a shop's are, by the shopify
+	// connector's built-in mapping.
+	shop, err := shopify.Mappings()
+	require.NoError(t, err)
+	mapped, orders := 0, 0
+	for _, e := range sample.GenerateWithOrders(1, 40) {
 		rec, err := mapping.JSONRecord(e.Payload)
 		if err != nil {
 			continue // the truncated ERP delivery
 		}
-		m, err := rules[e.Source].Apply(rec, mapping.Options{DefaultRegion: "AE"})
+		r := rules[e.Source]
+		if e.Entity == crmhub.EntityOrder {
+			r = shop[crmhub.EntityOrder]
+		}
+		m, err := r.Apply(rec, mapping.Options{DefaultRegion: "AE"})
 		if e.ExternalID == "1296999999999999" {
 			continue
 		}
 		require.NoError(t, err, e.Source)
 		require.Equal(t, e.ExternalID, m.ExternalID, e.Source)
+		if e.Entity == crmhub.EntityOrder {
+			orders++
+			require.Empty(t, m.Rejected, "every amount of an order maps")
+			require.NotEmpty(t, m.Items["line_items"], "an order has line items")
+			require.NotEmpty(t, m.Fields["total"])
+			require.NotEmpty(t, m.Fields["customer.external_id"], "an order names its customer")
+		}
 		mapped++
 	}
 	require.Greater(t, mapped, 60)
+	require.Positive(t, orders)
+}
+
+func TestShopifyWebhookDeliversOnlyShopRecords(t *testing.T) {
+	ids := map[string]bool{}
+	topics := map[string]int{}
+	for _, e := range sample.GenerateWithOrders(3, 30) {
+		w, ok := sample.ShopifyWebhook(e)
+		require.Equal(t, e.Source == sample.SourceShop, ok, "%s %s", e.Source, e.Entity)
+		if !ok {
+			continue
+		}
+		topics[w.Topic]++
+		require.Equal(t, e.Payload, w.Body, "the body is the record as the shop sent it")
+		require.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`, w.WebhookID)
+		require.Regexp(t, `^[1-9][0-9]*$`, w.EventID)
+		require.Equal(t, e.Version, w.TriggeredAt)
+		require.False(t, ids[w.WebhookID], "every record is its own delivery")
+		ids[w.WebhookID] = true
+
+		again, _ := sample.ShopifyWebhook(e)
+		require.Equal(t, w, again, "the same record is the same delivery, so sending it again is a redelivery")
+	}
+	require.Equal(t, map[string]int{"customers/create": 30, "orders/create": 10}, topics)
 }

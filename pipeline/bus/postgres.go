@@ -72,6 +72,7 @@ type pgBus struct {
 	offsets wsql.DefaultPostgreSQLOffsetsAdapter
 	pub     *wsql.Publisher
 	sub     *wsql.Subscriber
+	group   string
 	log     watermill.LoggerAdapter
 
 	// ready holds the topics whose tables are known to exist.
@@ -115,6 +116,7 @@ func newPostgres(ctx context.Context, opts Options, cfg pgConfig) (*pgBus, error
 			GeneratePayloadType: func(string) string { return "BYTEA" },
 			SubscribeBatchSize:  cfg.BatchSize,
 		},
+		group:   opts.ConsumerGroup,
 		log:     opts.Logger.With(watermill.LogFields{"bus": DriverPostgres}),
 		closing: make(chan struct{}),
 	}
