@@ -13,6 +13,7 @@ import (
 
 	"github.com/crmhub/crmhub/config"
 	"github.com/crmhub/crmhub/connectors/shopify"
+	"github.com/crmhub/crmhub/connectors/shopify/shopifytest"
 	"github.com/crmhub/crmhub/pipeline"
 	"github.com/crmhub/crmhub/pipeline/identity"
 )
@@ -34,6 +35,64 @@ func BenchmarkWebhookDeliveries(b *testing.B) {
 // arrive, and share the store's one writer with the receiver.
 func BenchmarkWebhookDeliveriesWhileResolving(b *testing.B) {
 	h := newHub(b, hubOptions{})
+	stop := startStages(b, h)
+	benchDeliveries(b, h)
+	processed, err := h.store.CountProcessed(context.Background(), pipeline.HandlerPersist)
+	if err != nil {
+		b.Fatal(err)
+	}
+	stop()
+	b.ReportMetric(float64(processed)/float64(b.N), "resolved-share")
+}
+
+// BenchmarkOrdersIntoProfiles backfills b.N orders of 1,000 customers, with
+// one to three line items each, and then times the map and persist stages
+// as crmhub run and crmhub sync run them: from their start until every
+// order is stored. It reports orders per second.
+//
+//	go test -run '^$' -bench OrdersIntoProfiles -benchtime 50000x ./connectors/shopify/
+func BenchmarkOrdersIntoProfiles(b *testing.B) {
+	h := newHub(b, hubOptions{})
+	shop := shopifytest.New(b, shopifytest.Options{})
+	orders := shopifytest.GenerateOrders(b.N, start, shopifytest.Generate(1000, start))
+	for i := range orders {
+		orders[i].LineItems = orders[i].LineItems[:min(3, len(orders[i].LineItems))]
+	}
+	shop.PutOrders(orders...)
+	bf := newBackfiller(b, h, shop, "").backfill(b, shopify.StreamOrders, shopify.BackfillConfig{})
+	if got, err := bf.Run(context.Background(), nil); err != nil || got.Records != b.N {
+		b.Fatalf("landed %d orders, want %d: %v", got.Records, b.N, err)
+	}
+	ctx := context.Background()
+	b.ResetTimer()
+	start := time.Now()
+	stop := startStages(b, h)
+	for {
+		n, err := h.store.CountProcessed(ctx, pipeline.HandlerPersist)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n >= int64(b.N) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	stop()
+	c, err := h.store.Counts(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if c.Orders != int64(b.N) {
+		b.Fatalf("%d orders stored, want %d", c.Orders, b.N)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "orders/s")
+}
+
+// startStages runs the map and persist stages of the hub's shop, with the
+// shop's built-in mappings, until stop is called.
+func startStages(b *testing.B, h *hub) (stop func()) {
 	byEntity, err := shopify.Mappings()
 	if err != nil {
 		b.Fatal(err)
@@ -54,16 +113,12 @@ func BenchmarkWebhookDeliveriesWhileResolving(b *testing.B) {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	<-p.Running()
-	benchDeliveries(b, h)
-	processed, err := h.store.CountProcessed(ctx, pipeline.HandlerPersist)
-	if err != nil {
-		b.Fatal(err)
+	return func() {
+		cancel()
+		if err := <-done; err != nil && ctx.Err() == nil {
+			b.Fatal(err)
+		}
 	}
-	cancel()
-	if err := <-done; err != nil && ctx.Err() == nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(processed)/float64(b.N), "resolved-share")
 }
 
 // benchDeliveries sends b.N deliveries of distinct customers from 16
