@@ -3,8 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -50,23 +48,6 @@ func (s *Server) Instrument(reg prometheus.Registerer) error {
 	}
 	s.metrics = m
 	return nil
-}
-
-// countRequests observes each request once it is answered. It runs
-// outermost, so that the 413s of limitBody and the 500s of recover count
-// too.
-func (s *Server) countRequests(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		if sw.status == 0 {
-			sw.status = http.StatusOK
-		}
-		route := s.route(r)
-		s.metrics.requests.WithLabelValues(route, methodLabel(r.Method), strconv.Itoa(sw.status)).Inc()
-		s.metrics.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
-	})
 }
 
 // route is the label of the route that took r, once it is answered.

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"time"
 )
 
@@ -99,11 +100,7 @@ func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, 
 // duration; never bodies, queries or headers) and, once Instrument was
 // called, counted. Tests serve it with httptest.
 func (s *Server) Handler() http.Handler {
-	h := s.recover(s.limitBody(s.logRequests(s.mux)))
-	if s.metrics != nil {
-		h = s.countRequests(h)
-	}
-	return h
+	return s.observe(s.recover(s.limitBody(s.mux)))
 }
 
 // Run listens on the configured address and serves until ctx ends, then
@@ -201,10 +198,12 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// logRequests logs each request at debug level, and server errors at
-// error level. The route pattern is logged rather than the URL, whose
-// query could carry a token.
-func (s *Server) logRequests(next http.Handler) http.Handler {
+// observe logs each request at debug level, and server errors at error
+// level, and counts it when the server is instrumented. It runs
+// outermost, so that the 413s of limitBody and the 500s of recover count
+// too. The route pattern is logged rather than the URL, whose query could
+// carry a token.
+func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -212,12 +211,18 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
+		took := time.Since(start)
+		route := s.route(r)
 		level := slog.LevelDebug
 		if sw.status >= 500 {
 			level = slog.LevelError
 		}
-		s.log.Log(r.Context(), level, "http request", "method", r.Method, "route", r.Pattern,
-			"status", sw.status, "duration", time.Since(start))
+		s.log.Log(r.Context(), level, "http request", "method", r.Method, "route", route,
+			"status", sw.status, "duration", took)
+		if s.metrics != nil {
+			s.metrics.requests.WithLabelValues(route, methodLabel(r.Method), strconv.Itoa(sw.status)).Inc()
+			s.metrics.duration.WithLabelValues(route).Observe(took.Seconds())
+		}
 	})
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -46,15 +45,7 @@ func TestRunServesMetrics(t *testing.T) {
 	// No id: landed all the same, and the map stage dead-letters it.
 	require.Equal(t, http.StatusOK, r.deliver(t, "new-webhook-secret", "w-2", []byte(`{"email":"omar@example.com"}`)))
 
-	scrape := func() string {
-		resp, err := http.Get("http://" + r.addr + "/metrics")
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		require.Equal(t, http.StatusOK, resp.StatusCode)
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return string(b)
-	}
+	scrape := func() string { return r.metrics(t) }
 	var m string
 	require.Eventually(t, func() bool {
 		m = scrape()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -26,20 +25,10 @@ func TestRunPullsOnItsSchedule(t *testing.T) {
 	shop.Put(shopifytest.Generate(300, time.Now().Add(-time.Hour))...)
 	t.Setenv("CRMHUB_TEST_SHOPIFY_TOKEN", shop.Token())
 	t.Setenv("CRMHUB_TEST_WEBHOOK_SECRET", "webhook-secret")
+	t.Setenv("CRMHUB_TEST_WEBHOOK_SECRET_OLD", "old-webhook-secret")
 	dir := t.TempDir()
-	path := writeFile(t, dir, "crmhub.yaml", `store: {driver: sqlite, dsn: crmhub.db}
-bus: {driver: sqlite}
-http: {listen: "127.0.0.1:0"}
-log: {level: info, format: text}
-sources:
-  - name: main-store
-    type: shopify
-    shop: example.myshopify.com
-    access_token: ${CRMHUB_TEST_SHOPIFY_TOKEN}
-    webhook_secret: ${CRMHUB_TEST_WEBHOOK_SECRET}
-    base_url: `+shop.URL()+`
-    schedule: 1h
-`)
+	// The source of runConfig, on the fake shop and with a schedule.
+	path := writeFile(t, dir, "crmhub.yaml", runConfig+"    base_url: "+shop.URL()+"\n    schedule: 1h\n")
 	r := startRun(t, path)
 
 	ctx := context.Background()
@@ -59,12 +48,7 @@ sources:
 	require.NoError(t, err)
 	require.Contains(t, cp.Cursor, shop.BulkOps()[0].CreatedAt.UTC().Format("2006-01-02T15:04:05"))
 
-	resp, err := http.Get("http://" + r.addr + "/metrics")
-	require.NoError(t, err)
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	_ = resp.Body.Close()
-	require.Contains(t, string(body), `crmhub_source_changes_total{channel="backfill",source="main-store"} 300`)
+	require.Contains(t, r.metrics(t), `crmhub_source_changes_total{channel="backfill",source="main-store"} 300`)
 
 	// Five customers change; the webhooks of two arrive, and a pull asked
 	// for through the API catches the other three.
@@ -72,15 +56,7 @@ sources:
 	require.Equal(t, exitOK, tok.code, tok.stderr)
 	call := func(method, p string) (int, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, "http://"+r.addr+p, nil)
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok.stdout))
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp.StatusCode, string(b)
+		return r.call(t, method, p, strings.TrimSpace(tok.stdout), "")
 	}
 	shop.SendWebhooks(t, shopifytest.WebhookTarget{URL: "http://" + r.addr + "/webhooks/shopify/main-store", Secret: "webhook-secret"})
 	changed := shopifytest.Generate(2, time.Now().Add(-time.Second))
@@ -97,7 +73,7 @@ sources:
 	code, resp2 := call(http.MethodPost, "/api/v1/connectors/main-store/sync")
 	require.Equal(t, http.StatusAccepted, code, resp2)
 	metricsHave := func(want ...string) bool {
-		_, m := call(http.MethodGet, "/metrics")
+		m := r.metrics(t)
 		for _, w := range want {
 			if !strings.Contains(m, w) {
 				return false

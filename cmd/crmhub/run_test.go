@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,6 +68,31 @@ func (r *running) stop(t *testing.T) int {
 		t.Fatalf("crmhub run did not stop within 30s: %s", r.stderr)
 		return -1
 	}
+}
+
+// call makes a request of the running crmhub, with token when it is not
+// empty, and returns the status and the body.
+func (r *running) call(t *testing.T, method, path, token, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+r.addr+path, strings.NewReader(body))
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+// metrics scrapes GET /metrics.
+func (r *running) metrics(t *testing.T) string {
+	t.Helper()
+	code, m := r.call(t, http.MethodGet, "/metrics", "", "")
+	require.Equal(t, http.StatusOK, code, m)
+	return m
 }
 
 func (r *running) deliver(t *testing.T, secret, webhookID string, body []byte) int {

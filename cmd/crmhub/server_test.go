@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -59,15 +58,8 @@ identity:
 	defer func() { require.Equal(t, exitOK, run.stop(t)) }()
 	call := func(method, path, body string) (int, []byte) {
 		t.Helper()
-		req, err := http.NewRequest(method, "http://"+run.addr+path, strings.NewReader(body))
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp.StatusCode, b
+		status, b := run.call(t, method, path, token, body)
+		return status, []byte(b)
 	}
 
 	status, body := call(http.MethodGet, "/readyz", "")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -148,16 +147,7 @@ func TestRunServesInstallAndMetrics(t *testing.T) {
 		time.Now().UTC().Format(time.RFC3339) + `","addresses":[]}`)
 	require.Equal(t, http.StatusOK, r.deliver(t, shop.ClientSecret(), "w-1", body))
 
-	metrics := func() string {
-		resp, err := http.Get("http://" + r.addr + "/metrics")
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		require.Equal(t, http.StatusOK, resp.StatusCode)
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return string(b)
-	}
-	m := metrics()
+	m := r.metrics(t)
 	require.Contains(t, m, `crmhub_source_changes_total{channel="webhook",source="main-store"} 1`)
 	require.Contains(t, m, `crmhub_source_webhook_first_ratio{source="main-store"} 1`)
 	require.Contains(t, m, "go_goroutines")

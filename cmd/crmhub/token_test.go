@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -70,19 +69,7 @@ log: {level: info, format: text}
 	secret := strings.TrimSpace(r.stdout)
 
 	run := startRun(t, path)
-	get := func(p, token string) (int, string) {
-		req, err := http.NewRequest(http.MethodGet, "http://"+run.addr+p, nil)
-		require.NoError(t, err)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp.StatusCode, string(b)
-	}
+	get := func(p, token string) (int, string) { return run.call(t, http.MethodGet, p, token, "") }
 	code, body := get("/api/v1/customers", secret)
 	require.Equal(t, http.StatusOK, code, body)
 	require.JSONEq(t, `{"data":[],"next_cursor":null}`, body)
