@@ -12,9 +12,11 @@ type Merge struct {
 	Score      float64    `json:"score,omitempty"`
 	Evidence   []Evidence `json:"evidence,omitempty"`
 	Actor      string     `json:"actor"` // "system" or the operator who forced it
-	CreatedAt  time.Time  `json:"created_at"`
-	UndoneAt   *time.Time `json:"undone_at,omitempty"`
-	UndoneBy   string     `json:"undone_by,omitempty"`
+	// Reason is why the operator forced the merge, in their words.
+	Reason    string     `json:"reason,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	UndoneAt  *time.Time `json:"undone_at,omitempty"`
+	UndoneBy  string     `json:"undone_by,omitempty"`
 	// Sides lists, per profile that took part, the records
 	// (source:external_id) it held when the merge happened, so that the
 	// merge can be undone.

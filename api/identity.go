@@ -20,9 +20,10 @@ import (
 // different tenants, nothing to undo) wraps crmhub.ErrConflict; one that
 // makes no sense (records of another profile) wraps crmhub.ErrInvalid.
 type Identity interface {
-	// Merge forces profiles a and b into one. Profiles that are one
-	// already are left as they are.
-	Merge(ctx context.Context, a, b, actor string) (IdentityOutcome, error)
+	// Merge forces profiles a and b into one, with the operator's reason
+	// in the merge log. Profiles that are one already are left as they
+	// are.
+	Merge(ctx context.Context, a, b, actor, reason string) (IdentityOutcome, error)
 	// Unmerge undoes merge mergeID of profile id, or, when mergeID is
 	// empty, the latest merge that profile id survived and that is not
 	// undone yet.
@@ -53,8 +54,7 @@ const (
 // mergeRequest is the body of POST /api/v1/merges.
 type mergeRequest struct {
 	CustomerIDs []string `json:"customer_ids"`
-	// Reason says why, for the operator's records. The merge log has no
-	// field for it: it is checked and not kept.
+	// Reason says why, for the operator's records: the merge log keeps it.
 	Reason string `json:"reason"`
 }
 
@@ -103,7 +103,7 @@ func (a *REST) createMerge(w http.ResponseWriter, r *http.Request) error {
 	if len(req.Reason) > maxReasonLen {
 		return invalidBody("reason", "longer than %d bytes", maxReasonLen)
 	}
-	out, err := a.identity.Merge(r.Context(), req.CustomerIDs[0], req.CustomerIDs[1], actor(r.Context()))
+	out, err := a.identity.Merge(r.Context(), req.CustomerIDs[0], req.CustomerIDs[1], actor(r.Context()), req.Reason)
 	if err != nil {
 		return err
 	}

@@ -18,8 +18,8 @@ import (
 
 // identityCall is what the API asked of fakeIdentity.
 type identityCall struct {
-	op, id, other, mergeID, actor string
-	records                       []string
+	op, id, other, mergeID, actor, reason string
+	records                               []string
 }
 
 // fakeIdentity records the calls it gets and answers with out and err.
@@ -37,8 +37,8 @@ func (f *fakeIdentity) answer(c identityCall) (api.IdentityOutcome, error) {
 	return f.out, f.err
 }
 
-func (f *fakeIdentity) Merge(_ context.Context, a, b, actor string) (api.IdentityOutcome, error) {
-	return f.answer(identityCall{op: "merge", id: a, other: b, actor: actor})
+func (f *fakeIdentity) Merge(_ context.Context, a, b, actor, reason string) (api.IdentityOutcome, error) {
+	return f.answer(identityCall{op: "merge", id: a, other: b, actor: actor, reason: reason})
 }
 
 func (f *fakeIdentity) Unmerge(_ context.Context, id, mergeID, actor string) (api.IdentityOutcome, error) {
@@ -89,8 +89,8 @@ func TestMergeAndUnmerge(t *testing.T) {
 	resp, body := f.do(t, http.MethodPost, "/api/v1/merges", write,
 		strings.NewReader(fmt.Sprintf(`{"customer_ids":[%q,%q],"reason":"same person"}`, survivor.ID, gone.ID)))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
-	require.Equal(t, identityCall{op: "merge", id: survivor.ID, other: gone.ID, actor: "api:test-write"}, id.last(t),
-		"the merge log names the token")
+	require.Equal(t, identityCall{op: "merge", id: survivor.ID, other: gone.ID, actor: "api:test-write", reason: "same person"},
+		id.last(t), "the merge log names the token and keeps the reason")
 	var res identityResult
 	require.NoError(t, json.Unmarshal(body, &res))
 	require.Len(t, res.Merges, 1)

@@ -30,8 +30,9 @@ func (t *Tx) RecordMerge(ctx context.Context, m crmhub.Merge) error {
 		sides = []byte("{}")
 	}
 	if _, err := t.exec(ctx, t.d.rebind(`INSERT INTO merges (id, survivor_id, rule, score, evidence, actor,
-		created_at, undone_at, undone_by, sides) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), m.ID, m.SurvivorID, m.Rule, m.Score,
-		string(ev), m.Actor, utc(m.CreatedAt), nullTime(m.UndoneAt), m.UndoneBy, string(sides)); err != nil {
+		reason, created_at, undone_at, undone_by, sides) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), m.ID, m.SurvivorID,
+		m.Rule, m.Score, string(ev), m.Actor, m.Reason, utc(m.CreatedAt), nullTime(m.UndoneAt), m.UndoneBy,
+		string(sides)); err != nil {
 		return fmt.Errorf("record merge %s: %w", m.ID, err)
 	}
 	args := make([]any, 0, 2*len(m.MergedIDs))
@@ -67,6 +68,7 @@ type mergeRow struct {
 	Score      float64      `db:"score"`
 	Evidence   []byte       `db:"evidence"`
 	Actor      string       `db:"actor"`
+	Reason     string       `db:"reason"`
 	CreatedAt  time.Time    `db:"created_at"`
 	UndoneAt   sql.NullTime `db:"undone_at"`
 	UndoneBy   string       `db:"undone_by"`
@@ -94,14 +96,14 @@ func (r reader) MergesOf(ctx context.Context, customerID string) ([]crmhub.Merge
 
 func (r reader) merges(ctx context.Context, where string, args ...any) ([]crmhub.Merge, error) {
 	var rows []mergeRow
-	if err := sqlxSelect(ctx, r, &rows, `SELECT id, survivor_id, rule, score, evidence, actor, created_at,
+	if err := sqlxSelect(ctx, r, &rows, `SELECT id, survivor_id, rule, score, evidence, actor, reason, created_at,
 		undone_at, undone_by, sides FROM merges `+where, args...); err != nil {
 		return nil, fmt.Errorf("read merges: %w", err)
 	}
 	out := make([]crmhub.Merge, len(rows))
 	for i, row := range rows {
 		m := crmhub.Merge{ID: row.ID, SurvivorID: row.SurvivorID, Rule: row.Rule, Score: row.Score,
-			Actor: row.Actor, CreatedAt: row.CreatedAt.UTC(), UndoneBy: row.UndoneBy}
+			Actor: row.Actor, Reason: row.Reason, CreatedAt: row.CreatedAt.UTC(), UndoneBy: row.UndoneBy}
 		if row.UndoneAt.Valid {
 			at := row.UndoneAt.Time.UTC()
 			m.UndoneAt = &at

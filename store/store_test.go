@@ -392,12 +392,13 @@ func TestMergeLog(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		m := crmhub.Merge{ID: crmhub.NewID(crmhub.MergeIDPrefix), SurvivorID: "cus_a", MergedIDs: []string{"cus_b", "cus_c"},
-			Rule: "fuzzy", Score: 0.97, Actor: "system",
+			Rule: "fuzzy", Score: 0.97, Actor: "system", Reason: "same passport at the counter",
 			Evidence: []crmhub.Evidence{{Field: "last_name", Left: "Al Amiri", Right: "Alamiri", Score: 0.93, Weight: 4.1}}}
 		inTx(t, s, func(tx *store.Tx) error { return tx.RecordMerge(ctx, m) })
 		got, err := s.Merge(ctx, m.ID)
 		require.NoError(t, err)
 		require.Equal(t, m.MergedIDs, got.MergedIDs)
+		require.Equal(t, m.Reason, got.Reason)
 		require.Equal(t, m.Evidence, got.Evidence)
 		require.False(t, got.Undone())
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/crmhub/crmhub"
 	"github.com/crmhub/crmhub/config"
+	"github.com/crmhub/crmhub/pipeline"
 	"github.com/crmhub/crmhub/pipeline/identity"
 	"github.com/crmhub/crmhub/pipeline/identity/evaluate"
 	"github.com/crmhub/crmhub/store"
@@ -30,7 +31,7 @@ func operator(flag string) string {
 }
 
 func newMergeCmd(g *globals) *cobra.Command {
-	var actor string
+	var actor, reason string
 	cmd := &cobra.Command{
 		Use:   "merge PROFILE PROFILE",
 		Short: "Force two profiles into one",
@@ -40,11 +41,12 @@ unmerge that kept the two apart. Profiles of different tenants never merge.`,
 		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.identityOp(cmd.Context(), func(ctx context.Context, res *identity.Resolver, tx *store.Tx) (identity.Outcome, error) {
-				return res.ForceMerge(ctx, tx, args[0], args[1], operator(actor))
+				return res.ForceMerge(ctx, tx, args[0], args[1], operator(actor), reason)
 			})
 		},
 	}
 	cmd.Flags().StringVar(&actor, "actor", "", "who asks for the merge, for the merge log (default cli:$USER)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why, for the merge log")
 	return cmd
 }
 
@@ -96,12 +98,12 @@ take them. With --record, split those records off the profile instead.`,
 // identityOp runs one operator action on the identity graph in a
 // transaction and prints the profiles it touched.
 func (g *globals) identityOp(ctx context.Context, op identityFunc) error {
-	app, err := g.open(ctx, false)
+	app, err := g.open(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer app.close()
-	out, err := changeIdentity(ctx, app.store, app.identityResolver(), op)
+	out, err := changeIdentity(ctx, app.store, pipeline.NewAnnouncer(app.bus, true), app.identityResolver(), op)
 	switch {
 	case errors.As(err, new(usageError)):
 		return err
@@ -139,16 +141,18 @@ type identityFunc func(ctx context.Context, res *identity.Resolver, tx *store.Tx
 // identity lock, as the persist stage resolves records. The match index
 // of an embedded store holds match keys, not which profile a record is
 // in, so merges and splits leave it valid; an op run with the running
-// stages' resolver uses its index instead of loading another copy.
-func changeIdentity(ctx context.Context, s *store.Store, res *identity.Resolver, op identityFunc) (identity.Outcome, error) {
+// stages' resolver uses its index instead of loading another copy. The
+// profiles it changed are announced through ann, so that destinations
+// hear of the merge or the split as of any change.
+func changeIdentity(ctx context.Context, s *store.Store, ann *pipeline.Announcer, res *identity.Resolver, op identityFunc) (identity.Outcome, error) {
 	var out identity.Outcome
-	err := s.InTx(ctx, func(tx *store.Tx) error {
+	err := ann.Do(ctx, s, func(tx *store.Tx) ([]string, error) {
 		if err := tx.LockIdentity(ctx); err != nil {
-			return err
+			return nil, err
 		}
 		var err error
 		out, err = op(ctx, res, tx)
-		return err
+		return out.Changed, err
 	})
 	return out, err
 }

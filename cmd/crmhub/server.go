@@ -30,7 +30,7 @@ func (a *app) newServer(in shopify.Ingester) (*api.Server, error) {
 	}
 	opts := api.RESTOptions{Store: a.store, Logger: a.log,
 		Replay:      func(ctx context.Context, id int64) error { return pipeline.Replay(ctx, a.store, a.bus, id) },
-		Identity:    apiIdentity{store: a.store, res: a.identityResolver()},
+		Identity:    apiIdentity{store: a.store, ann: pipeline.NewAnnouncer(a.bus, true), res: a.identityResolver()},
 		MaxPageSize: h.PageSizeMax, RateLimit: rate.Limit(h.RateLimit), RateBurst: h.RateBurst}
 	if a.pulls != nil {
 		opts.Connectors = apiConnectors{a}
@@ -84,14 +84,15 @@ func (a *app) newServer(in shopify.Ingester) (*api.Server, error) {
 // uses (see app.identityResolver).
 type apiIdentity struct {
 	store *store.Store
+	ann   *pipeline.Announcer
 	res   *identity.Resolver
 }
 
 var _ api.Identity = apiIdentity{}
 
-func (i apiIdentity) Merge(ctx context.Context, a, b, actor string) (api.IdentityOutcome, error) {
+func (i apiIdentity) Merge(ctx context.Context, a, b, actor, reason string) (api.IdentityOutcome, error) {
 	return i.do(ctx, func(ctx context.Context, res *identity.Resolver, tx *store.Tx) (identity.Outcome, error) {
-		return res.ForceMerge(ctx, tx, a, b, actor)
+		return res.ForceMerge(ctx, tx, a, b, actor, reason)
 	})
 }
 
@@ -156,7 +157,7 @@ func (i apiIdentity) SplitOff(ctx context.Context, id string, records []string, 
 // merge that did not record its sides cannot be undone as a whole: a
 // conflict the client can resolve by naming records.
 func (i apiIdentity) do(ctx context.Context, op identityFunc) (api.IdentityOutcome, error) {
-	out, err := changeIdentity(ctx, i.store, i.res, op)
+	out, err := changeIdentity(ctx, i.store, i.ann, i.res, op)
 	if errors.Is(err, identity.ErrNoSides) {
 		err = fmt.Errorf("%w: %w", err, crmhub.ErrConflict)
 	}

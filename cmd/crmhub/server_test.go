@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmhub/crmhub"
+	"github.com/crmhub/crmhub/pipeline"
 	"github.com/crmhub/crmhub/store"
 )
 
@@ -91,12 +92,16 @@ identity:
 	require.Equal(t, http.StatusNotFound, status, "%s", body)
 
 	a, b := profileOf(t, dir, "shop", "1"), profileOf(t, dir, "shop", "2")
+	announcedA, announcedB := announcements(t, dir, a), announcements(t, dir, b)
 	status, body = call(http.MethodPost, "/api/v1/merges", fmt.Sprintf(`{"customer_ids":[%q,%q],"reason":"same person"}`, a, b))
 	require.Equal(t, http.StatusOK, status, "%s", body)
+	require.Equal(t, announcedA+1, announcements(t, dir, a), "the merge announces the profiles it changed, for the destinations")
+	require.Equal(t, announcedB+1, announcements(t, dir, b))
 	require.NoError(t, json.Unmarshal(body, &res))
 	require.Len(t, res.Merges, 1)
 	require.Equal(t, "manual", res.Merges[0].Rule)
 	require.Equal(t, "api:ops", res.Merges[0].Actor)
+	require.Equal(t, "same person", res.Merges[0].Reason, "the merge log keeps the reason")
 	require.Equal(t, profileOf(t, dir, "shop", "1"), profileOf(t, dir, "shop", "2"), "the forced merge holds")
 
 	s, err := store.Open(context.Background(), store.Options{Driver: store.DriverSQLite, DSN: filepath.Join(dir, "crmhub.db")})
@@ -120,4 +125,17 @@ identity:
 		require.Equal(t, cli.stdout, string(body), "the API's %s export is the CLI's", format)
 		require.Contains(t, cli.stdout, "other@example.com", "the export holds the profiles")
 	}
+}
+
+// announcements counts the messages on the SQLite bus that announce
+// profile id as changed.
+func announcements(t *testing.T, dir, id string) int {
+	t.Helper()
+	s, err := store.Open(context.Background(), store.Options{Driver: store.DriverSQLite, DSN: filepath.Join(dir, "crmhub.db")})
+	require.NoError(t, err)
+	defer s.Close()
+	var n int
+	require.NoError(t, s.ReadDB().QueryRowContext(context.Background(), `SELECT COUNT(*) FROM bus_messages
+		WHERE topic = ? AND CAST(payload AS TEXT) LIKE ?`, pipeline.TopicProfilesChanged, `%"`+id+`"%`).Scan(&n))
+	return n
 }

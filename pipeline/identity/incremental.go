@@ -210,8 +210,9 @@ func (s *Resolver) Apply(ctx context.Context, tx *store.Tx, rec Record) (Outcome
 
 // action says who changes profiles, for the merge log.
 type action struct {
-	actor string
-	rule  string // forced rule of the merges the action makes; "" to derive it from the edges
+	actor  string
+	rule   string // forced rule of the merges the action makes; "" to derive it from the edges
+	reason string // the operator's reason for the merges the action makes
 }
 
 var system = action{actor: "system"}
@@ -451,7 +452,7 @@ func (s *Resolver) plan(customers []string, keys []Key, feats []*features, group
 		if len(former) < 2 {
 			continue
 		}
-		m := crmhub.Merge{ID: crmhub.NewID(crmhub.MergeIDPrefix), SurvivorID: p.ids[gi], Actor: act.actor,
+		m := crmhub.Merge{ID: crmhub.NewID(crmhub.MergeIDPrefix), SurvivorID: p.ids[gi], Actor: act.actor, Reason: act.reason,
 			CreatedAt: s.Now().UTC(), Sides: former, Rule: RuleFuzzy}
 		for c := range former {
 			if c != p.ids[gi] {

@@ -102,8 +102,8 @@ func (s *Resolver) split(ctx context.Context, tx *store.Tx, sides [][]store.Reco
 
 // ForceMerge makes two profiles one on an operator's say: a link between
 // a record of each that rebuild keeps, replacing any split that kept
-// them apart.
-func (s *Resolver) ForceMerge(ctx context.Context, tx *store.Tx, a, b, actor string) (Outcome, error) {
+// them apart. The merge log keeps actor and reason.
+func (s *Resolver) ForceMerge(ctx context.Context, tx *store.Tx, a, b, actor, reason string) (Outcome, error) {
 	var recs [2][]store.IdentityRecord
 	for i, id := range []string{a, b} {
 		id, err := survivorOf(ctx, tx, id)
@@ -157,7 +157,7 @@ func (s *Resolver) ForceMerge(ctx context.Context, tx *store.Tx, a, b, actor str
 	if err := tx.AddLink(ctx, store.Link{A: recs[0][0].RecordKey, B: recs[1][0].RecordKey}, actor); err != nil {
 		return Outcome{}, err
 	}
-	out, err := s.recomputeRecords(ctx, tx, all, action{actor: actor, rule: RuleManual})
+	out, err := s.recomputeRecords(ctx, tx, all, action{actor: actor, rule: RuleManual, reason: reason})
 	if err != nil {
 		return Outcome{}, err
 	}
