@@ -112,20 +112,31 @@ type Options struct {
 // be mapped at all.
 var ErrNoID = errors.New("record has no id")
 
+// Key returns the external id and the version of one record, as Apply
+// would, without mapping its fields: what a receiver needs to land the
+// record. It fails, like Apply, when the record has no id.
+func (r *Rules) Key(rec Record, opts Options) (id, version string, err error) {
+	env := applyEnv{defaultRegion: opts.DefaultRegion}
+	ids, err := r.id.run(rec, env)
+	if err != nil || len(ids) == 0 || ids[0] == "" {
+		return "", "", crmhub.Permanent(fmt.Errorf("%w at %v (mapping %s)", ErrNoID, r.id.from, r.file))
+	}
+	if r.version != nil {
+		if vs, err := r.version.run(rec, env); err == nil && len(vs) > 0 {
+			version = vs[0]
+		}
+	}
+	return ids[0], version, nil
+}
+
 // Apply maps one record. It fails only when the record has no id; a field
 // whose value fails its transforms is left out and listed in Rejected.
 func (r *Rules) Apply(rec Record, opts Options) (Mapped, error) {
 	env := applyEnv{defaultRegion: opts.DefaultRegion}
 	m := Mapped{Entity: r.Entity, Fields: map[string][]string{}}
-	ids, err := r.id.run(rec, env)
-	if err != nil || len(ids) == 0 || ids[0] == "" {
-		return m, crmhub.Permanent(fmt.Errorf("%w at %v (mapping %s)", ErrNoID, r.id.from, r.file))
-	}
-	m.ExternalID = ids[0]
-	if r.version != nil {
-		if vs, err := r.version.run(rec, env); err == nil && len(vs) > 0 {
-			m.Version = vs[0]
-		}
+	var err error
+	if m.ExternalID, m.Version, err = r.Key(rec, opts); err != nil {
+		return m, err
 	}
 	for _, f := range r.fields {
 		if f.nested {

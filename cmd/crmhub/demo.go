@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
@@ -29,6 +30,7 @@ import (
 	"github.com/crmhub/crmhub/config"
 	"github.com/crmhub/crmhub/connectors/sample"
 	"github.com/crmhub/crmhub/connectors/shopify"
+	"github.com/crmhub/crmhub/connectors/webhook"
 	"github.com/crmhub/crmhub/pipeline"
 	"github.com/crmhub/crmhub/store"
 )
@@ -48,9 +50,10 @@ log:
   level: info
   format: text
 sources:
-  # Realistic ERP, Meta and GA4 records, offline. crmhub demo also adds, in
-  # memory, a shopify source demo-shop with a webhook secret made for each
-  # run, and delivers the shop's records to it as signed webhooks.
+  # Realistic shop, ERP, Meta and GA4 records, offline. crmhub demo also
+  # adds, in memory, a shopify source demo-shop and a webhook source
+  # demo-erp with a webhook secret made for each run, and delivers the
+  # shop's and the ERP's records to them as signed webhooks.
   - name: sample
     type: sample
     seed: 1
@@ -72,8 +75,9 @@ pipeline), and feed it realistic Shopify-, ERP-, Meta- and GA4-shaped records: t
 in several sources, Latin, Arabic and Persian spellings, Eastern Arabic digits in phone
 numbers, and a few malformed records, which land in the dead letters.
 
-The shop's records arrive as signed Shopify webhooks over HTTP; the ERP's, Meta's and GA4's,
-which have no receivers yet, are landed by the ingester. Once the pipeline has resolved them,
+The shop's records arrive as signed Shopify webhooks over HTTP and the ERP's as signed
+deliveries to its webhook source; Meta's and GA4's, which have no receivers yet, are landed by
+the ingester. Once the pipeline has resolved them,
 the demo prints a summary, the API's address and a read token, and keeps running until
 SIGINT or SIGTERM (Ctrl-C); with --once it stops after the summary. Needs no config and no
 network; the same --seed gives the same records, and running it again changes nothing.`,
@@ -104,7 +108,7 @@ type demo struct {
 	listen       string
 	once         bool
 	app          *app
-	path, secret string // the config file; demo-shop's webhook secret
+	path, secret string // the config file; demo-shop's and demo-erp's webhook secret
 }
 
 // demoSettleStall is how long the demo waits for the pipeline to make
@@ -126,7 +130,7 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	defer app.close()
 	d.app = app
-	if err := d.addShop(); err != nil {
+	if err := d.addReceivers(); err != nil {
 		return err
 	}
 	ln, err := d.listenOn(ctx)
@@ -155,23 +159,29 @@ func (d *demo) run(ctx context.Context) error {
 	return nil
 }
 
-// addShop adds the sample shop to the loaded config as a shopify source
-// that receives webhooks, with a secret made for this run. It is added in
-// memory only: config files take secrets from the environment alone, and
-// a variable the demo set would be missing for every later command on the
-// demo's config (crmhub dlq list, crmhub run).
-func (d *demo) addShop() error {
-	if slices.ContainsFunc(d.app.cfg.Sources, func(s config.SourceConfig) bool { return s.Name == sample.SourceShop }) {
-		return usagef("%s has a source named %s, which the demo adds itself: rename it, or use another --dir",
-			d.path, sample.SourceShop)
+// addReceivers adds the sample shop and the sample ERP to the loaded
+// config as sources that receive webhooks (a shopify one and a webhook
+// one), with a secret made for this run. They are added in memory only:
+// config files take secrets from the environment alone, and a variable
+// the demo set would be missing for every later command on the demo's
+// config (crmhub dlq list, crmhub run).
+func (d *demo) addReceivers() error {
+	for _, name := range []string{sample.SourceShop, sample.SourceERP} {
+		if slices.ContainsFunc(d.app.cfg.Sources, func(s config.SourceConfig) bool { return s.Name == name }) {
+			return usagef("%s has a source named %s, which the demo adds itself: rename it, or use another --dir",
+				d.path, name)
+		}
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
-		return fmt.Errorf("make the demo shop's webhook secret: %w", err)
+		return fmt.Errorf("make the demo's webhook secret: %w", err)
 	}
 	d.secret = hex.EncodeToString(raw)
-	d.app.cfg.Sources = append(d.app.cfg.Sources, config.SourceConfig{Name: sample.SourceShop,
-		Type: shopify.SourceType, Shop: sample.ShopDomain, WebhookSecret: config.Secret(d.secret)})
+	d.app.cfg.Sources = append(d.app.cfg.Sources,
+		config.SourceConfig{Name: sample.SourceShop, Type: shopify.SourceType, Shop: sample.ShopDomain,
+			WebhookSecret: config.Secret(d.secret)},
+		config.SourceConfig{Name: sample.SourceERP, Type: webhook.SourceType, Secret: config.Secret(d.secret),
+			SignatureHeader: webhook.DefaultSignatureHeader, DefaultRegion: "AE"})
 	return nil
 }
 
@@ -208,16 +218,15 @@ func baseURL(addr net.Addr) string {
 // demoIngestWhy says why the demo lands a sample source's records with
 // the ingester rather than over HTTP.
 var demoIngestWhy = map[string]string{
-	"webhook": "crmhub run has no receiver for webhook sources yet",
-	"meta":    "crmhub run has no receiver for Meta lead ads yet",
-	"ga4":     "GA4 reports are pulled, which needs the network",
+	"meta": "crmhub run has no receiver for Meta lead ads yet",
+	"ga4":  "GA4 reports are pulled, which needs the network",
 }
 
 // demoFeed counts the records of one source and entity the demo fed.
 type demoFeed struct {
 	source  string
 	entity  crmhub.Entity
-	topic   string // the webhook topic, or "" for the ingester
+	topic   string // the Shopify webhook topic, "erp" for the ERP's webhooks, "" for the ingester
 	records int
 }
 
@@ -235,7 +244,11 @@ func (d *demo) feed(ctx context.Context, base string) error {
 		"again, lands nothing); each new one is published on %s for the pipeline:\n", len(envs), landed, pipeline.TopicRaw)
 	for _, f := range fed {
 		how := "ingester: " + demoIngestWhy[sample.SourceTypes[f.source]]
-		if f.topic != "" {
+		switch f.topic {
+		case "":
+		case demoERPTopic:
+			how = "signed webhooks to POST /webhooks/in/" + f.source + ", 50 records each"
+		default:
 			how = "signed " + f.topic + " webhooks to POST /webhooks/shopify/" + f.source
 		}
 		fprintf(out, "  %-11s %-8s %-9s %4d  %s\n", f.source, sample.SourceTypes[f.source], f.entity, f.records, how)
@@ -259,10 +272,13 @@ func (d *demo) send(ctx context.Context, base string, envs []crmhub.Envelope) ([
 	}
 	var fed []*demoFeed
 	byKind := map[string]*demoFeed{}
-	var rest []crmhub.Envelope
+	var rest, erp []crmhub.Envelope
 	client := &http.Client{Timeout: 30 * time.Second}
 	for _, e := range envs {
 		w, hook := sample.ShopifyWebhook(e)
+		if e.Source == sample.SourceERP {
+			w.Topic = demoERPTopic
+		}
 		kind := e.Source + "/" + string(e.Entity)
 		f := byKind[kind]
 		if f == nil {
@@ -271,11 +287,19 @@ func (d *demo) send(ctx context.Context, base string, envs []crmhub.Envelope) ([
 			fed = append(fed, f)
 		}
 		f.records++
-		if !hook {
+		switch {
+		case e.Source == sample.SourceERP:
+			erp = append(erp, e)
+		case !hook:
 			rest = append(rest, e)
-			continue
+		default:
+			if err := d.deliver(ctx, client, base, w); err != nil {
+				return nil, 0, err
+			}
 		}
-		if err := d.deliver(ctx, client, base, w); err != nil {
+	}
+	for batch := range slices.Chunk(erp, demoERPBatch) {
+		if err := d.deliverERP(ctx, client, base, batch); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -401,6 +425,46 @@ func (d *demo) deliver(ctx context.Context, client *http.Client, base string, w 
 	_, _ = io.Copy(io.Discard, resp.Body)
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("deliver webhook %s (%s): crmhub answered %s", w.WebhookID, w.Topic, resp.Status)
+	}
+	return nil
+}
+
+// demoERPTopic marks the ERP's records in what the demo fed, and
+// demoERPBatch is how many records one of its deliveries carries.
+const (
+	demoERPTopic = "erp"
+	demoERPBatch = 50
+)
+
+// deliverERP posts records of the sample ERP to crmhub at base as one
+// delivery, a JSON array signed with the ERP's secret, as a webhook
+// source's sender does. Its idempotency key is its content's hash, so
+// that the demo run again delivers nothing new.
+func (d *demo) deliverERP(ctx context.Context, client *http.Client, base string, envs []crmhub.Envelope) error {
+	raw := make([]json.RawMessage, len(envs))
+	for i, e := range envs {
+		raw[i] = e.Payload
+	}
+	body, err := json.Marshal(raw)
+	if err != nil {
+		return fmt.Errorf("encode the ERP's delivery: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/webhooks/in/"+sample.SourceERP, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("deliver the ERP's records: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(webhook.DefaultSignatureHeader, webhook.Sign(d.secret, body))
+	req.Header.Set(webhook.HeaderIdempotencyKey, "demo-"+hex.EncodeToString(sum[:16]))
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("deliver the ERP's records: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("deliver the ERP's records: crmhub answered %s", resp.Status)
 	}
 	return nil
 }

@@ -74,7 +74,7 @@ func TestDemoServesTheAPIUntilStopped(t *testing.T) {
 	require.NotNil(t, resolved, out)
 	require.Contains(t, out, "curl -H 'Authorization: Bearer "+token[1]+"' '"+api[1]+"/customers")
 	require.Regexp(t, `demo-shop +shopify +customer +20 +signed customers/create webhooks to POST /webhooks/shopify/demo-shop`, out)
-	require.Regexp(t, `demo-erp +webhook +customer +\d+ +ingester`, out)
+	require.Regexp(t, `demo-erp +webhook +customer +\d+ +signed webhooks to POST /webhooks/in/demo-erp`, out)
 
 	// The printed token reads the API of the running demo.
 	var customers []struct {

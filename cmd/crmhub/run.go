@@ -28,7 +28,7 @@ func newRunCmd(g *globals) *cobra.Command {
 		Short: "Serve the API and webhooks and run the pipelines until SIGINT or SIGTERM",
 		Long: `Run crmhub: the HTTP server (GET /healthz, the REST API under /api/v1 for tokens made
 with 'crmhub token create', POST /webhooks/shopify/SOURCE for every shopify source with a
-webhook_secret), the scheduled pulls of the shopify sources with a schedule (their
+webhook_secret, POST /webhooks/in/SOURCE for every webhook source), the scheduled pulls of the shopify sources with a schedule (their
 backfill first, when they have none; the pull catches what webhooks missed), and the
 pipeline stages that turn landed records into profiles and push changed profiles to the
 shopify destinations, whose erasure tasks it also carries out. On SIGINT or SIGTERM it stops accepting requests, answers the ones in flight, then
@@ -74,7 +74,7 @@ func (a *app) serve(ctx context.Context, opts serveOptions) error {
 	if a.pulls, err = a.newScheduler(); err != nil {
 		return err
 	}
-	srv, err := a.newServer(pipeline.NewIngester(a.store, a.bus, true).WithMetrics(a.metrics))
+	srv, err := a.newServer(pipeline.NewIngester(a.store, a.bus, true).WithMetrics(a.metrics), sources)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmhub/crmhub/connectors/shopify"
+	"github.com/crmhub/crmhub/connectors/webhook"
 	"github.com/crmhub/crmhub/internal/syncbuf"
 	"github.com/crmhub/crmhub/store"
 )
@@ -163,4 +164,66 @@ func TestRunReceivesShopifyWebhooksIntoProfiles(t *testing.T) {
 	for _, leak := range []string{"sara@example.com", "omar@example.com", "Al Amiri", "new-webhook-secret", "old-webhook-secret"} {
 		require.NotContains(t, r.stderr.String(), leak, "logs carry no customer data and no secret")
 	}
+}
+
+// TestRunReceivesSignedRecordsOfAWebhookSource: an ERP posts its customers,
+// signed with the source's secret, to POST /webhooks/in/erp; they become
+// profiles through the source's mapping, a forged delivery is refused, and
+// a record the mapping finds no id in ends in the dead letters.
+func TestRunReceivesSignedRecordsOfAWebhookSource(t *testing.T) {
+	t.Setenv("CRMHUB_TEST_ERP_SECRET", "erp-secret")
+	dir := t.TempDir()
+	writeFile(t, dir, "erp.yaml", `entity: customer
+id: customer_no
+version: updated
+fields:
+  name: {from: name, transform: name}
+  email: {from: email, transform: "trim|email"}
+  phone: {from: mobile, transform: phone}
+`)
+	path := writeFile(t, dir, "crmhub.yaml", `store: {driver: sqlite, dsn: crmhub.db}
+bus: {driver: sqlite}
+http: {listen: "127.0.0.1:0"}
+log: {level: info, format: text}
+sources:
+  - name: erp
+    type: webhook
+    secret: ${CRMHUB_TEST_ERP_SECRET}
+    mapping: erp.yaml
+    default_region: AE
+`)
+	r := startRun(t, path)
+	post := func(secret string, body []byte) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, "http://"+r.addr+"/webhooks/in/erp", bytes.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(webhook.DefaultSignatureHeader, webhook.Sign(secret, body))
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	records := []byte(`[{"customer_no":"C-1","name":"سارة العامري","email":"SARA@example.com","mobile":"٠٥٠١٢٣٤٥٦٧","updated":"2026-05-01T10:00:00Z"},
+{"customer_no":"C-2","name":"Omar Haddad","email":"omar@example.com","updated":"2026-05-01T10:00:00Z"},
+{"name":"no customer number"}]`)
+	require.Equal(t, http.StatusUnauthorized, post("guess", records))
+	require.Equal(t, http.StatusOK, post("erp-secret", records))
+
+	ctx := context.Background()
+	s, err := store.Open(ctx, store.Options{Driver: store.DriverSQLite, DSN: filepath.Join(dir, "crmhub.db")})
+	require.NoError(t, err)
+	defer s.Close()
+	require.Eventually(t, func() bool {
+		c, err := s.Counts(ctx)
+		return err == nil && c.Customers == 2 && c.DeadLetters == 1
+	}, 60*time.Second, 10*time.Millisecond, "%s", r.stderr)
+	ids, err := s.CustomerIDsByEmail(ctx, "sara@example.com")
+	require.NoError(t, err)
+	require.Len(t, ids, 1)
+	sara, err := s.Customer(ctx, ids[0])
+	require.NoError(t, err)
+	require.Equal(t, []string{"+971501234567"}, sara.Phones, "Eastern Arabic digits and the source's region")
+	require.Equal(t, exitOK, r.stop(t), r.stderr.String())
+	require.NotContains(t, r.stderr.String(), "erp-secret")
 }

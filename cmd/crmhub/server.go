@@ -12,15 +12,18 @@ import (
 	"github.com/crmhub/crmhub"
 	"github.com/crmhub/crmhub/api"
 	"github.com/crmhub/crmhub/connectors/shopify"
+	"github.com/crmhub/crmhub/connectors/webhook"
+	"github.com/crmhub/crmhub/mapping"
 	"github.com/crmhub/crmhub/pipeline"
 	"github.com/crmhub/crmhub/pipeline/identity"
 	"github.com/crmhub/crmhub/store"
 )
 
-// newServer builds the HTTP server with the REST API, GET /readyz and a
-// webhook receiver for every shopify source that has a webhook secret.
+// newServer builds the HTTP server with the REST API, GET /readyz, a
+// webhook receiver for every shopify source that has a webhook secret and
+// one for every webhook source, whose records sources maps.
 // The API's merges run on the resolver the pipeline's stages get.
-func (a *app) newServer(in shopify.Ingester) (*api.Server, error) {
+func (a *app) newServer(in *pipeline.Ingester, sources map[string]pipeline.MapSource) (*api.Server, error) {
 	h := a.cfg.HTTP
 	srv, err := api.New(api.Options{Addr: h.Listen, ReadTimeout: time.Duration(h.ReadTimeout),
 		WriteTimeout: time.Duration(h.WriteTimeout), IdleTimeout: time.Duration(h.IdleTimeout),
@@ -76,7 +79,35 @@ func (a *app) newServer(in shopify.Ingester) (*api.Server, error) {
 		}
 		srv.Handle(shopify.Pattern, wh)
 	}
-	return srv, nil
+	return srv, a.mountWebhookSources(srv, in, sources)
+}
+
+// mountWebhookSources serves POST /webhooks/in/SOURCE for every webhook
+// source (an ERP, an MIS), with the mapping its records are mapped with.
+func (a *app) mountWebhookSources(srv *api.Server, in webhook.Ingester, sources map[string]pipeline.MapSource) error {
+	var ws []webhook.Source
+	for _, s := range a.cfg.Sources {
+		if s.Type != webhook.SourceType {
+			continue
+		}
+		ms, ok := sources[s.Name]
+		if !ok || ms.Rules == nil {
+			return fmt.Errorf("webhook source %s has no mapping", s.Name)
+		}
+		ws = append(ws, webhook.Source{Name: s.Name, Secrets: []string{s.Secret.Reveal()}, SignatureHeader: s.SignatureHeader,
+			Rules: ms.Rules, Options: mapping.Options{DefaultRegion: s.DefaultRegion}})
+		a.log.Info("receiving webhooks", "source", s.Name, "path", "/webhooks/in/"+s.Name,
+			"signature_header", s.SignatureHeader)
+	}
+	if len(ws) == 0 {
+		return nil
+	}
+	rc, err := webhook.New(in, a.log, ws...)
+	if err != nil {
+		return err
+	}
+	srv.Handle(webhook.Pattern, rc)
+	return nil
 }
 
 // apiIdentity carries out the REST API's merges and unmerges as `crmhub

@@ -152,9 +152,11 @@ func generate(seed uint64, n int, withOrders bool) []crmhub.Envelope {
 			})
 		}
 	}
-	// Malformed on purpose: a truncated ERP delivery and a lead with no way
-	// to reach the person.
-	out = append(out, envelope(SourceERP, crmhub.EntityCustomer, "C-BROKEN", "", []byte(`{"customer_no":"C-BROKEN","name":"`)))
+	// Malformed on purpose: an ERP customer whose email and phone are not
+	// ones and who has no name, and a lead with no way to reach the
+	// person.
+	add(SourceERP, crmhub.EntityCustomer, "C-BROKEN", "2026-10-02T10:00:00Z", map[string]any{
+		"customer_no": "C-BROKEN", "name": "", "email": "n/a", "mobile": "0", "updated": "2026-10-02T10:00:00Z"})
 	add(SourceLeads, crmhub.EntityLead, "1296999999999999", "", map[string]any{
 		"id": "1296999999999999", "created_time": "2026-10-02T10:00:00+0000", "field_data": []any{}})
 	return out
