@@ -6,6 +6,12 @@ package connectors
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
 
 	"github.com/crmhub/crmhub"
 )
@@ -37,4 +43,36 @@ type Eraser interface {
 	// an error leaves the task to be tried again, and names ids only,
 	// never personal data. It is safe for concurrent use.
 	Erase(ctx context.Context, e crmhub.Erasure) error
+}
+
+// ReadDelivery reads the body of a webhook delivery. When it cannot, it
+// answers the request itself, 413 for a body over the server's limit
+// (http.MaxBytesReader) and 400 otherwise, and returns false.
+func ReadDelivery(w http.ResponseWriter, r *http.Request, log *slog.Logger) ([]byte, bool) {
+	body, err := io.ReadAll(r.Body)
+	if err == nil {
+		return body, true
+	}
+	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+		log.Warn("webhook refused: body too large", "limit", mbe.Limit)
+		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		return nil, false
+	}
+	http.Error(w, "cannot read the request body", http.StatusBadRequest)
+	return nil, false
+}
+
+// MACMatches reports whether mac is the HMAC-SHA256 of body under one of
+// keys. Every key is tried, so the time taken does not tell which one
+// matched, and each comparison takes constant time.
+func MACMatches(keys [][]byte, body, mac []byte) bool {
+	ok := false
+	for _, k := range keys {
+		h := hmac.New(sha256.New, k)
+		h.Write(body)
+		if hmac.Equal(h.Sum(nil), mac) {
+			ok = true
+		}
+	}
+	return ok
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/crmhub/crmhub"
+	"github.com/crmhub/crmhub/connectors"
 )
 
 // Headers of a Shopify webhook delivery.
@@ -104,14 +104,8 @@ func (w *Webhooks) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := w.log.With("source", src.name)
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-			log.Warn("shopify webhook refused: body too large", "limit", mbe.Limit)
-			http.Error(rw, "request body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		http.Error(rw, "cannot read the request body", http.StatusBadRequest)
+	body, ok := connectors.ReadDelivery(rw, r, log)
+	if !ok {
 		return
 	}
 	if reason := src.verify(r.Header, body); reason != "" {
@@ -152,17 +146,7 @@ func (s webhookSource) verify(h http.Header, body []byte) string {
 	if err != nil || len(got) != sha256.Size {
 		return "malformed signature"
 	}
-	ok := false
-	// Every secret is tried, so the time taken does not tell which one
-	// matched.
-	for _, k := range s.keys {
-		mac := hmac.New(sha256.New, k)
-		mac.Write(body)
-		if hmac.Equal(mac.Sum(nil), got) {
-			ok = true
-		}
-	}
-	if !ok {
+	if !connectors.MACMatches(s.keys, body, got) {
 		return "signature mismatch"
 	}
 	if shop := h.Get(HeaderShopDomain); s.shop != "" && shop != "" && !strings.EqualFold(shop, s.shop) {

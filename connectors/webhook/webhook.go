@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/crmhub/crmhub"
+	"github.com/crmhub/crmhub/connectors"
 	"github.com/crmhub/crmhub/mapping"
 )
 
@@ -140,14 +140,8 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := rc.log.With("source", src.Name)
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-			log.Warn("webhook refused: body too large", "limit", mbe.Limit)
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		http.Error(w, "cannot read the request body", http.StatusBadRequest)
+	body, ok := connectors.ReadDelivery(w, r, log)
+	if !ok {
 		return
 	}
 	if reason := src.verify(r.Header.Get(src.SignatureHeader), body); reason != "" {
@@ -192,17 +186,7 @@ func (s source) verify(sig string, body []byte) string {
 	if err != nil || len(got) != sha256.Size {
 		return "malformed signature"
 	}
-	ok := false
-	// Every secret is tried, so the time taken does not tell which one
-	// matched.
-	for _, k := range s.keys {
-		mac := hmac.New(sha256.New, k)
-		mac.Write(body)
-		if hmac.Equal(mac.Sum(nil), got) {
-			ok = true
-		}
-	}
-	if !ok {
+	if !connectors.MACMatches(s.keys, body, got) {
 		return "signature mismatch"
 	}
 	return ""
