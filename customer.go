@@ -27,7 +27,6 @@ type Customer struct {
 	Locale     string             `json:"locale,omitempty"`
 	Consent    map[string]Consent `json:"consent,omitempty"`
 	Tags       []string           `json:"tags,omitempty"`
-	Identities []Identity         `json:"identities,omitempty"`
 	Stats      *Stats             `json:"stats,omitempty"`
 	RFM        *RFM               `json:"rfm,omitempty"`
 	CLV        *decimal.Decimal   `json:"clv,omitempty"`
@@ -36,6 +35,10 @@ type Customer struct {
 	// Provenance says, for each profile field ("email", "last_name",
 	// "attributes.tier", ...), which source record supplied its value.
 	Provenance map[string]FieldSource `json:"provenance,omitempty"`
+	// Identities, MergedInto, CreatedAt and UpdatedAt come last: the store
+	// keeps them out of the profile's document and writes an export's
+	// lines by appending them to it (see store.EachCustomerJSON).
+	Identities []Identity `json:"identities,omitempty"`
 	// MergedInto is set on a profile that was merged into another one; its
 	// id stays valid and points at the survivor.
 	MergedInto string    `json:"merged_into,omitempty"`

@@ -20,8 +20,10 @@ import (
 type Exports interface {
 	// EachCustomer calls fn with every live profile matching opts, in id
 	// order, from one consistent snapshot of the store, in constant
-	// memory; see store.Store.EachCustomer.
+	// memory; see store.Store.EachCustomer. EachCustomerJSON does so with
+	// each profile's NDJSON line.
 	EachCustomer(ctx context.Context, opts store.ExportOptions, fn func(crmhub.Customer) error) error
+	EachCustomerJSON(ctx context.Context, opts store.ExportOptions, fn func(line []byte) error) error
 }
 
 const (
@@ -74,7 +76,7 @@ func (a *REST) exportCustomers(w http.ResponseWriter, r *http.Request) error {
 	h.Set("X-Content-Type-Options", "nosniff")
 	sw := &streamWriter{w: w, rc: http.NewResponseController(w)}
 	buf := bufio.NewWriterSize(sw, exportBuffer)
-	n, err := export.Records(r.Context(), a.store.EachCustomer, opts, export.Customers(format, buf))
+	n, err := export.WriteCustomers(r.Context(), a.store, format, opts, buf)
 	if err == nil {
 		err = buf.Flush()
 	}

@@ -121,6 +121,29 @@ func (s *exportStore) EachCustomer(ctx context.Context, opts store.ExportOptions
 	})
 }
 
+// EachCustomerJSON is EachCustomer for NDJSON exports, steered alike.
+func (s *exportStore) EachCustomerJSON(ctx context.Context, opts store.ExportOptions, fn func([]byte) error) error {
+	if s.each != nil {
+		return s.each(ctx, func(c crmhub.Customer) error {
+			line, err := json.Marshal(c)
+			if err != nil {
+				return err
+			}
+			return fn(append(line, '\n'))
+		})
+	}
+	var once sync.Once
+	return s.Store.EachCustomerJSON(ctx, opts, func(line []byte) error {
+		if err := fn(line); err != nil {
+			return err
+		}
+		if s.hook != nil {
+			once.Do(s.hook)
+		}
+		return nil
+	})
+}
+
 // TestExportIsOneSnapshot changes every profile, merges one away and adds
 // one while an export of more than one page of the store's reads is
 // under way: the export holds the profiles as they were when it started,

@@ -2,11 +2,13 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/crmhub/crmhub"
+	"github.com/tidwall/gjson"
 )
 
 // exportPageSize is how many rows one page of EachCustomer and EachOrder
@@ -35,6 +37,55 @@ type ExportOptions struct {
 // of the caller; an error from fn stops the iteration and is returned as it
 // is.
 func (r reader) EachCustomer(ctx context.Context, opts ExportOptions, fn func(crmhub.Customer) error) error {
+	return r.eachCustomerPage(ctx, opts, func(rows []customerRow, idents map[string][]crmhub.Identity) error {
+		for i := range rows {
+			c, err := rows[i].customer()
+			if err != nil {
+				return err
+			}
+			if opts.Segment != "" && !slices.Contains(c.Segments, opts.Segment) {
+				continue
+			}
+			c.Identities = idents[c.ID]
+			if err := fn(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// EachCustomerJSON is EachCustomer with each profile as json.Marshal
+// writes a crmhub.Customer, and a newline: the lines of an NDJSON export.
+// It writes a line from the profile's stored document, without decoding
+// it and encoding it again, which is most of what such an export costs
+// otherwise; a document in another shape (PostgreSQL's jsonb keeps its own
+// order) is decoded and encoded. fn must not keep line after it returns.
+func (r reader) EachCustomerJSON(ctx context.Context, opts ExportOptions, fn func(line []byte) error) error {
+	var line []byte
+	return r.eachCustomerPage(ctx, opts, func(rows []customerRow, idents map[string][]crmhub.Identity) error {
+		for i := range rows {
+			row := &rows[i]
+			if opts.Segment != "" && !docHasSegment(row.Doc, opts.Segment) {
+				continue
+			}
+			var err error
+			if line, err = appendCustomerJSON(line[:0], row, idents[row.ID]); err != nil {
+				return err
+			}
+			if err := fn(line); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// eachCustomerPage calls fn with every page of the live profiles that
+// opts' time filter keeps, in id order, and the identities of the page's
+// profiles by profile id.
+func (r reader) eachCustomerPage(ctx context.Context, opts ExportOptions,
+	fn func(rows []customerRow, idents map[string][]crmhub.Identity) error) error {
 	where := "WHERE id > ? AND merged_into IS NULL"
 	var since []any
 	if !opts.UpdatedSince.IsZero() {
@@ -44,8 +95,8 @@ func (r reader) EachCustomer(ctx context.Context, opts ExportOptions, fn func(cr
 	page := " FROM customers " + where + " ORDER BY id LIMIT ?"
 	size := exportPageSize
 	var (
-		rows []customerRow
-		cs   []crmhub.Customer
+		rows   []customerRow
+		idents []identityRow
 	)
 	for after := ""; ; {
 		rows = rows[:0]
@@ -56,30 +107,88 @@ func (r reader) EachCustomer(ctx context.Context, opts ExportOptions, fn func(cr
 		if len(rows) == 0 {
 			return nil
 		}
-		cs = cs[:0]
-		for i := range rows {
-			c, err := rows[i].customer()
-			if err != nil {
-				return err
-			}
-			if opts.Segment != "" && !slices.Contains(c.Segments, opts.Segment) {
-				continue
-			}
-			cs = append(cs, c)
+		// One join reads the identities of the whole page: much cheaper
+		// than looking each id up, and unlike a range of ids never more
+		// than the page.
+		idents = idents[:0]
+		if err := sqlxSelect(ctx, r, &idents, `SELECT i.customer_id, i.source, i.source_type, i.external_id
+			FROM identities i JOIN (SELECT id`+page+`) p ON p.id = i.customer_id
+			ORDER BY i.customer_id, i.source, i.external_id`, args...); err != nil {
+			return fmt.Errorf("read identities: %w", err)
 		}
-		if err := r.attachPageIdentities(ctx, cs, "SELECT id"+page, args); err != nil {
+		byID := make(map[string][]crmhub.Identity, len(rows))
+		for _, row := range idents {
+			byID[row.CustomerID] = append(byID[row.CustomerID],
+				crmhub.Identity{Source: row.Source, Type: row.Type, ExternalID: row.ExternalID})
+		}
+		if err := fn(rows, byID); err != nil {
 			return err
-		}
-		for _, c := range cs {
-			if err := fn(c); err != nil {
-				return err
-			}
 		}
 		if len(rows) < size {
 			return nil
 		}
 		after = rows[len(rows)-1].ID
 	}
+}
+
+// docHead is how a stored document begins: customerDoc clears the id,
+// which json.Marshal writes first all the same.
+const docHead = `{"id":""`
+
+// appendCustomerJSON appends the profile of row, with ids, as json.Marshal
+// writes a crmhub.Customer, and a newline. A document customerDoc wrote is
+// the profile's JSON without its id, identities, merged_into, created_at
+// and updated_at, which crmhub.Customer declares last (but the id, which
+// it writes empty): the line is the document with those put back. Any
+// other document is decoded and encoded.
+func appendCustomerJSON(b []byte, row *customerRow, ids []crmhub.Identity) ([]byte, error) {
+	doc := row.Doc
+	if row.MergedInto.Valid || len(doc) < len(docHead)+1 || string(doc[:len(docHead)]) != docHead || doc[len(doc)-1] != '}' {
+		c, err := row.customer()
+		if err != nil {
+			return b, err
+		}
+		c.Identities = ids
+		j, err := json.Marshal(c)
+		if err != nil {
+			return b, fmt.Errorf("encode customer %s: %w", row.ID, err)
+		}
+		return append(append(b, j...), '\n'), nil
+	}
+	id, err := json.Marshal(row.ID)
+	if err != nil {
+		return b, fmt.Errorf("encode customer %s: %w", row.ID, err)
+	}
+	b = append(append(append(b, `{"id":`...), id...), doc[len(docHead):len(doc)-1]...)
+	if len(ids) > 0 {
+		j, err := json.Marshal(ids)
+		if err != nil {
+			return b, fmt.Errorf("encode identities of customer %s: %w", row.ID, err)
+		}
+		b = append(append(b, `,"identities":`...), j...)
+	}
+	for _, t := range []struct {
+		key string
+		at  time.Time
+	}{{`,"created_at":`, row.CreatedAt}, {`,"updated_at":`, row.UpdatedAt}} {
+		if t.at.IsZero() {
+			continue
+		}
+		b = append(append(append(b, t.key...), '"'), t.at.UTC().AppendFormat(nil, time.RFC3339Nano)...)
+		b = append(b, '"')
+	}
+	return append(b, '}', '\n'), nil
+}
+
+// docHasSegment reports whether a stored document lists segment among its
+// segments.
+func docHasSegment(doc []byte, segment string) bool {
+	for _, s := range gjson.GetBytes(doc, "segments").Array() {
+		if s.Str == segment {
+			return true
+		}
+	}
+	return false
 }
 
 // EachOrder calls fn with every order but deleted ones, with its line
@@ -124,36 +233,14 @@ func (s *Store) EachCustomer(ctx context.Context, opts ExportOptions, fn func(cr
 	return s.InReadTx(ctx, func(tx *ReadTx) error { return tx.EachCustomer(ctx, opts, fn) })
 }
 
+// EachCustomerJSON is reader.EachCustomerJSON in a read transaction of
+// its own, for the same reason as EachCustomer.
+func (s *Store) EachCustomerJSON(ctx context.Context, opts ExportOptions, fn func(line []byte) error) error {
+	return s.InReadTx(ctx, func(tx *ReadTx) error { return tx.EachCustomerJSON(ctx, opts, fn) })
+}
+
 // EachOrder is reader.EachOrder in a read transaction of its own, for the
 // same reason as EachCustomer.
 func (s *Store) EachOrder(ctx context.Context, opts ExportOptions, fn func(crmhub.Order) error) error {
 	return s.InReadTx(ctx, func(tx *ReadTx) error { return tx.EachOrder(ctx, opts, fn) })
-}
-
-// attachPageIdentities fills in the identities of cs, the profiles (or
-// some of them) that pageQuery (SELECT id FROM customers ...) with args
-// selects. One join reads the identities of the whole page: much cheaper than
-// looking each id up, and unlike a range of ids never more than the page.
-func (r reader) attachPageIdentities(ctx context.Context, cs []crmhub.Customer, pageQuery string, args []any) error {
-	byID := make(map[string]*crmhub.Customer, len(cs))
-	for i := range cs {
-		cs[i].Identities = nil
-		byID[cs[i].ID] = &cs[i]
-	}
-	if len(cs) == 0 {
-		return nil
-	}
-	var rows []identityRow
-	if err := sqlxSelect(ctx, r, &rows, `SELECT i.customer_id, i.source, i.source_type, i.external_id
-		FROM identities i JOIN (`+pageQuery+`) p ON p.id = i.customer_id
-		ORDER BY i.customer_id, i.source, i.external_id`, args...); err != nil {
-		return fmt.Errorf("read identities: %w", err)
-	}
-	for _, row := range rows {
-		// The page also holds the profiles a segment filter left out.
-		if c := byID[row.CustomerID]; c != nil {
-			c.Identities = append(c.Identities, crmhub.Identity{Source: row.Source, Type: row.Type, ExternalID: row.ExternalID})
-		}
-	}
-	return nil
 }

@@ -102,6 +102,63 @@ func TestEachCustomer(t *testing.T) {
 	})
 }
 
+// TestEachCustomerJSONIsJSONMarshal: the NDJSON lines EachCustomerJSON
+// writes from the stored documents are json.Marshal of the profiles
+// EachCustomer reads, byte for byte, with every kind of field, with the
+// segment and time filters, and for a document in another shape.
+func TestEachCustomerJSONIsJSONMarshal(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		exportFixture(t, s)
+		rich := newCustomer("<nadia&co>@example.com", "+971509999999")
+		rich.FirstName, rich.LastName = "نادية", "O'Brien <\"Jr\">"
+		rich.Birthday = crmhub.Date{Year: 1990, Month: 2, Day: 28}
+		rich.Addresses = []crmhub.Address{{Line1: "12 Marina Walk", City: "Dubai", CountryCode: "AE"}}
+		rich.Tags = []string{"vip", "newsletter"}
+		rich.Segments = []string{"loyal"}
+		rich.Attributes = map[string]string{"tier": "gold", "customer_no": "C-1\u2028"}
+		clv := decimal.RequireFromString("1234.50")
+		rich.CLV = &clv
+		rich.RFM = &crmhub.RFM{R: 5, F: 4, M: 3, Segment: "Loyal"}
+		rich.Provenance = map[string]crmhub.FieldSource{"email": {Source: "erp", ExternalID: "C-9"}}
+		rich.Identities = []crmhub.Identity{{Source: "erp", Type: "webhook", ExternalID: "C-9"}}
+		rich.CreatedAt = time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)
+		rich.UpdatedAt = time.Date(2026, 11, 2, 3, 4, 5, 0, time.UTC)
+		bare := crmhub.Customer{ID: crmhub.NewID(crmhub.CustomerIDPrefix), Email: "bare@example.com", Emails: []string{"bare@example.com"}}
+		inTx(t, s, func(tx *store.Tx) error { return tx.UpsertCustomers(ctx, []crmhub.Customer{rich, bare}) })
+
+		check := func(t *testing.T, opts store.ExportOptions) {
+			t.Helper()
+			var want []byte
+			for _, c := range collectCustomers(t, s, opts) {
+				j, err := json.Marshal(c)
+				require.NoError(t, err)
+				want = append(append(want, j...), '\n')
+			}
+			var got []byte
+			require.NoError(t, s.EachCustomerJSON(ctx, opts, func(line []byte) error {
+				got = append(got, line...)
+				return nil
+			}))
+			require.NotEmpty(t, want)
+			require.Equal(t, string(want), string(got))
+		}
+		store.SetExportPageSize(t, 3)
+		check(t, store.ExportOptions{})
+		check(t, store.ExportOptions{Segment: "loyal"})
+		check(t, store.ExportOptions{UpdatedSince: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)})
+
+		// A document written in another order is decoded and encoded.
+		update := `UPDATE customers SET doc = ? WHERE id = ?`
+		if s.Driver() == store.DriverPostgres {
+			update = `UPDATE customers SET doc = $1 WHERE id = $2`
+		}
+		_, err := s.DB().ExecContext(ctx, update, `{"email":"bare@example.com","id":""}`, bare.ID)
+		require.NoError(t, err)
+		check(t, store.ExportOptions{})
+	})
+}
+
 func TestEachCustomerUpdatedSince(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()

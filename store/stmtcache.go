@@ -108,3 +108,57 @@ func (c *stmtCache) close() {
 		delete(c.stmts, q)
 	}
 }
+
+// readStmts keeps the statements that recur on SQLite's reader pool
+// prepared: parsing a query costs as much as running one that reads a
+// profile by its key, and an API answer runs several. A statement
+// prepared on the pool is prepared again on each connection the first
+// time it runs there, by database/sql, and then reused.
+type readStmts struct {
+	db    *sqlx.DB
+	mu    sync.Mutex
+	stmts map[string]*sqlx.Stmt
+	seen  map[string]int
+}
+
+func newReadStmts(db *sqlx.DB) *readStmts {
+	return &readStmts{db: db, stmts: map[string]*sqlx.Stmt{}, seen: map[string]int{}}
+}
+
+// get returns the prepared statement of query, preparing it on its
+// stmtCacheRecurs-th sighting, or nil: a statement seen fewer times, one
+// beyond the cache's size, or one that failed to prepare, which then runs
+// unprepared.
+func (c *readStmts) get(ctx context.Context, query string) *sqlx.Stmt {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	if st := c.stmts[query]; st != nil {
+		c.mu.Unlock()
+		return st
+	}
+	c.seen[query]++
+	due := c.seen[query] >= stmtCacheRecurs && len(c.stmts) < stmtCacheSize
+	if len(c.seen) > stmtCacheSeenMax {
+		clear(c.seen)
+	}
+	c.mu.Unlock()
+	if !due {
+		return nil
+	}
+	st, err := c.db.PreparexContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.stmts[query]; old != nil {
+		// Prepared meanwhile by another caller.
+		_ = st.Close()
+		return old
+	}
+	c.stmts[query] = st
+	delete(c.seen, query)
+	return st
+}

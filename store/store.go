@@ -97,6 +97,7 @@ func newStore(driver string, w, r *sqlx.DB) *Store {
 	s := &Store{reader: reader{q: r, d: dialectOf(driver)}, driver: driver, w: w, r: r}
 	if driver == DriverSQLite {
 		s.stmts = newStmtCache(w)
+		s.reader.reads = newReadStmts(r)
 	}
 	return s
 }
@@ -342,6 +343,9 @@ type reader struct {
 	// prepared; see stmtCache.
 	tx    *sqlx.Tx
 	stmts *stmtCache
+	// reads keeps the recurring statements of SQLite's reader pool
+	// prepared, outside transactions; see readStmts.
+	reads *readStmts
 }
 
 // exec runs a statement that is already in the dialect's placeholders.
@@ -366,6 +370,9 @@ func (r reader) query(ctx context.Context, query string, args ...any) (*sql.Rows
 func (r reader) selectRows(ctx context.Context, dest any, query string, args ...any) error {
 	if st := r.stmts.lookup(query, len(args)); st != nil && r.tx != nil {
 		return r.tx.StmtxContext(ctx, st).SelectContext(ctx, dest, args...)
+	}
+	if st := r.reads.get(ctx, query); st != nil {
+		return st.SelectContext(ctx, dest, args...)
 	}
 	return sqlx.SelectContext(ctx, r.q, dest, query, args...)
 }

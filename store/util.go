@@ -18,6 +18,9 @@ func sqlxGet(ctx context.Context, r reader, dest any, query string, args ...any)
 	if st := r.stmts.lookup(q, len(args)); st != nil && r.tx != nil {
 		return r.tx.StmtxContext(ctx, st).GetContext(ctx, dest, args...)
 	}
+	if st := r.reads.get(ctx, q); st != nil {
+		return st.GetContext(ctx, dest, args...)
+	}
 	return sqlx.GetContext(ctx, r.q, dest, q, args...)
 }
 

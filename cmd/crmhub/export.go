@@ -85,7 +85,7 @@ func (g *globals) runExport(ctx context.Context, kind, format, segment, path str
 	opts := store.ExportOptions{Segment: segment}
 	var n int
 	if kind == "customers" {
-		n, err = export.Records(ctx, app.store.EachCustomer, opts, export.Customers(format, out.w))
+		n, err = export.WriteCustomers(ctx, app.store, format, opts, out.w)
 	} else {
 		n, err = export.Records(ctx, app.store.EachOrder, opts, export.Orders(format, out.w))
 	}
