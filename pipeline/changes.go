@@ -29,11 +29,11 @@ import (
 //
 // The share of changes that arrived by webhook first is then
 // webhook / (webhook + pull): what the webhooks delivered on their own, as
-// against what the reconciliation pull had to catch. Versions are compared
-// as they are written, so the same instant written in two forms (a
-// webhook's +04:00 offset, a pull's Z) counts twice; Shopify writes a
-// record's updated_at the same way in both. On PostgreSQL a webhook and a
-// pull that land one change at the same instant may both count it.
+// against what the reconciliation pull had to catch. A version that is a
+// time is compared as the instant it names: Shopify writes updated_at in
+// the shop's zone in webhooks and in UTC in the GraphQL Admin API. On
+// PostgreSQL a webhook and a pull that land one change at the same instant
+// may both count it.
 
 // countChanges counts the changes among recs, which are about to be
 // landed in tx; pushed says they came by a delivery.

@@ -32,8 +32,18 @@ type ChangeCount struct {
 	LastAt  time.Time `db:"last_at" json:"last_at"`
 }
 
-// versionKey names one version of one record of a source.
+// versionKey names one version of one record of a source. Its version
+// is the instant a time version names, in UTC: Shopify writes a record's
+// updated_at in the shop's zone in webhooks and in UTC in the GraphQL
+// Admin API, and the same instant is the same version.
 type versionKey struct{ entity, externalID, version string }
+
+func newVersionKey(entity, externalID, version string) versionKey {
+	if at, err := time.Parse(time.RFC3339Nano, version); err == nil {
+		version = at.UTC().Format(time.RFC3339Nano)
+	}
+	return versionKey{entity, externalID, version}
+}
 
 // NewVersions reports, for each record, whether it is a change: it has a
 // version, and no landed record of its source, entity and external id
@@ -68,7 +78,7 @@ func (t *Tx) NewVersions(ctx context.Context, recs []RawRecord) ([]bool, error) 
 				return nil, fmt.Errorf("look up landed versions: %w", err)
 			}
 			for _, row := range rows {
-				seen[g.source][versionKey{g.entity, row.ExternalID, row.Version}] = true
+				seen[g.source][newVersionKey(g.entity, row.ExternalID, row.Version)] = true
 			}
 		}
 	}
@@ -77,7 +87,7 @@ func (t *Tx) NewVersions(ctx context.Context, recs []RawRecord) ([]bool, error) 
 		if r.Version == "" {
 			continue
 		}
-		k := versionKey{r.Entity, r.ExternalID, r.Version}
+		k := newVersionKey(r.Entity, r.ExternalID, r.Version)
 		if !seen[r.Source][k] {
 			out[i] = true
 			seen[r.Source][k] = true

@@ -17,19 +17,22 @@ func TestNewVersions(t *testing.T) {
 		rec := func(entity, id, version, payload string) store.RawRecord {
 			return store.RawRecord{Source: "shop", Entity: entity, ExternalID: id, Version: version, Payload: []byte(payload)}
 		}
-		landed := []store.RawRecord{rec("customer", "1", "v1", `{"a":1}`), rec("order", "1", "v1", `{"o":1}`)}
+		landed := []store.RawRecord{rec("customer", "1", "v1", `{"a":1}`), rec("order", "1", "v1", `{"o":1}`),
+			rec("customer", "3", "2026-11-23T08:33:17+04:00", `{"c":1}`)}
 		inTx(t, s, func(tx *store.Tx) error {
 			_, err := tx.InsertRaw(ctx, landed)
 			return err
 		})
 
 		batch := []store.RawRecord{
-			rec("customer", "1", "v1", `{"a":1,"other":"shape"}`), // same version, other bytes: no change
-			rec("customer", "1", "v2", `{"a":2}`),                 // a new version
-			rec("customer", "1", "v2", `{"a":2,"again":true}`),    // the same new version twice in a batch
-			rec("customer", "2", "v1", `{"b":1}`),                 // a new record
-			rec("order", "1", "v2", `{"o":2}`),                    // entities apart
-			rec("customer_deletion", "1", "", `{"id":1}`),         // no version: never a change
+			rec("customer", "1", "v1", `{"a":1,"other":"shape"}`),                 // same version, other bytes: no change
+			rec("customer", "1", "v2", `{"a":2}`),                                 // a new version
+			rec("customer", "1", "v2", `{"a":2,"again":true}`),                    // the same new version twice in a batch
+			rec("customer", "2", "v1", `{"b":1}`),                                 // a new record
+			rec("order", "1", "v2", `{"o":2}`),                                    // entities apart
+			rec("customer_deletion", "1", "", `{"id":1}`),                         // no version: never a change
+			rec("customer", "3", "2026-11-23T04:33:17Z", `{"c":1,"pulled":true}`), // the same instant in UTC: no change
+			rec("customer", "3", "2026-11-23T04:33:18Z", `{"c":2}`),               // a later one
 		}
 		other := rec("customer", "1", "v1", `{"a":1}`)
 		other.Source = "other-shop"
@@ -39,7 +42,7 @@ func TestNewVersions(t *testing.T) {
 			got, err = tx.NewVersions(ctx, batch)
 			return err
 		})
-		require.Equal(t, []bool{false, true, false, true, true, false, true}, got)
+		require.Equal(t, []bool{false, true, false, true, true, false, false, true, true}, got)
 	})
 }
 
