@@ -234,9 +234,77 @@ func (s *Store) EachCustomer(ctx context.Context, opts ExportOptions, fn func(cr
 }
 
 // EachCustomerJSON is reader.EachCustomerJSON in a read transaction of
-// its own, for the same reason as EachCustomer.
+// its own, for the same reason as EachCustomer. The transaction is read on
+// a goroutine of its own, a page of lines ahead of fn, which runs on the
+// caller's: reading the store and writing the export (to a file, to a
+// client) then take the time of the slower of the two, not their sum.
 func (s *Store) EachCustomerJSON(ctx context.Context, opts ExportOptions, fn func(line []byte) error) error {
-	return s.InReadTx(ctx, func(tx *ReadTx) error { return tx.EachCustomerJSON(ctx, opts, fn) })
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Two pages in flight at most, their buffers reused: memory stays
+	// constant.
+	type page struct {
+		lines []byte
+		ends  []int
+	}
+	full, free := make(chan *page, 1), make(chan *page, 2)
+	free <- &page{}
+	free <- &page{}
+	read := make(chan error, 1)
+	go func() {
+		defer close(full)
+		var p *page
+		flush := func() error {
+			if p == nil || len(p.ends) == 0 {
+				return nil
+			}
+			select {
+			case full <- p:
+				p = nil
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		read <- s.InReadTx(ctx, func(tx *ReadTx) error {
+			err := tx.EachCustomerJSON(ctx, opts, func(line []byte) error {
+				if p == nil {
+					select {
+					case p = <-free:
+						p.lines, p.ends = p.lines[:0], p.ends[:0]
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				}
+				p.lines = append(p.lines, line...)
+				p.ends = append(p.ends, len(p.lines))
+				if len(p.ends) == exportPageSize {
+					return flush()
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			return flush()
+		})
+	}()
+	for p := range full {
+		start := 0
+		for _, end := range p.ends {
+			if err := fn(p.lines[start:end]); err != nil {
+				// Stop the reader and wait for it to end its transaction.
+				cancel()
+				for range full {
+				}
+				<-read
+				return err
+			}
+			start = end
+		}
+		free <- p
+	}
+	return <-read
 }
 
 // EachOrder is reader.EachOrder in a read transaction of its own, for the

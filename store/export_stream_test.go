@@ -201,6 +201,27 @@ func TestEachCustomerStopsOnError(t *testing.T) {
 			return nil
 		})
 		require.ErrorIs(t, err, context.Canceled)
+
+		// EachCustomerJSON reads ahead of fn: it stops all the same, and
+		// ends its transaction, so that a writer can go on.
+		var lines int
+		err = s.EachCustomerJSON(context.Background(), store.ExportOptions{}, func([]byte) error {
+			if lines++; lines == 4 {
+				return errFull
+			}
+			return nil
+		})
+		require.ErrorIs(t, err, errFull)
+		require.Equal(t, 4, lines)
+		ctx, cancel = context.WithCancel(context.Background())
+		err = s.EachCustomerJSON(ctx, store.ExportOptions{}, func([]byte) error {
+			cancel()
+			return nil
+		})
+		require.ErrorIs(t, err, context.Canceled)
+		inTx(t, s, func(tx *store.Tx) error {
+			return tx.UpsertCustomers(context.Background(), []crmhub.Customer{newCustomer("after@example.com", "")})
+		})
 	})
 }
 
