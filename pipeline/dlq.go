@@ -10,6 +10,10 @@ import (
 	"github.com/crmhub/crmhub/store"
 )
 
+// MetaReplayedFrom is the metadata key of a replayed message: the id of
+// the dead letter it was replayed from.
+const MetaReplayedFrom = "crmhub_replayed_from"
+
 // Replay publishes a dead letter again on the topic it failed on, with its
 // original payload and metadata (its idempotency key included), and removes
 // it from the dead letters once the bus has accepted it. If the stage fails
@@ -26,7 +30,7 @@ func Replay(ctx context.Context, s *store.Store, pub message.Publisher, id int64
 	for k, v := range dl.Metadata {
 		msg.Metadata.Set(k, v)
 	}
-	msg.Metadata.Set("crmhub_replayed_from", fmt.Sprint(id))
+	msg.Metadata.Set(MetaReplayedFrom, fmt.Sprint(id))
 	if err := pub.Publish(dl.Topic, msg); err != nil {
 		return fmt.Errorf("replay dead letter %d: publish to %s: %w", id, dl.Topic, err)
 	}

@@ -55,10 +55,16 @@ func (d *deadLetters) middleware(h message.HandlerFunc) message.HandlerFunc {
 		handler := message.HandlerNameFromCtx(msg.Context())
 		// A record is published again when it is landed again (a pull's
 		// overlap, a retried import): it fails the same way, and is the
-		// same dead letter, with one more attempt.
+		// same dead letter, with one more attempt. A replayed one that
+		// fails again is a dead letter of its own: Replay removes the one
+		// it replayed once the bus has the message, which may be after
+		// the stage failed on it again.
 		key := msg.UUID
 		if k := msg.Metadata.Get(MetaIdempotencyKey); k != "" {
 			key = k
+			if from := msg.Metadata.Get(MetaReplayedFrom); from != "" {
+				key += "/replay:" + from
+			}
 		}
 		dl := store.DeadLetter{
 			Key:        key + "/" + handler,
