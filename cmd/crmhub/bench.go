@@ -44,14 +44,7 @@ var benchPageSize = 1000
 const benchCursorPrefix = "v1:"
 
 func newBenchCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "bench",
-		Short: "Measure a running crmhub",
-		Args:  noArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
-	}
-	cmd.AddCommand(newBenchAPICmd(g))
-	return cmd
+	return groupCmd("bench", "Measure a running crmhub", "", newBenchAPICmd(g))
 }
 
 // benchOptions are the flags of `crmhub bench api`.

@@ -16,18 +16,12 @@ import (
 )
 
 func newDLQCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "dlq",
-		Short: "Inspect and replay dead letters: records a pipeline stage gave up on",
-		Long: `A record that a pipeline stage cannot process (a malformed payload, a failure that outlasted
+	return groupCmd("dlq", "Inspect and replay dead letters: records a pipeline stage gave up on",
+		`A record that a pipeline stage cannot process (a malformed payload, a failure that outlasted
 every retry) is kept in the dead-letter table with the reason, the stage and the number of
 attempts; the records behind it keep flowing. Fix the cause (the mapping, the config, the
 outage), then replay: the record goes back on the topic it failed on.`,
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
-	}
-	cmd.AddCommand(newDLQListCmd(g), newDLQShowCmd(g), newDLQReplayCmd(g))
-	return cmd
+		newDLQListCmd(g), newDLQShowCmd(g), newDLQReplayCmd(g))
 }
 
 func newDLQListCmd(g *globals) *cobra.Command {

@@ -254,12 +254,7 @@ func hasSampleSource(cfg *config.Config) bool {
 }
 
 func newIdentityCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "identity",
-		Short: "Measure identity resolution",
-		Args:  noArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
-	}
+	cmd := groupCmd("identity", "Measure identity resolution", "")
 	var truth, source string
 	var asJSON bool
 	eval := &cobra.Command{

@@ -18,21 +18,15 @@ import (
 )
 
 func newPrivacyCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "privacy",
-		Short: "Export or erase everything held on a person; list privacy requests and erasure tasks",
-		Long: `Carry out privacy requests as an operator, the same way crmhub carries out the privacy
+	return groupCmd("privacy", "Export or erase everything held on a person; list privacy requests and erasure tasks",
+		`Carry out privacy requests as an operator, the same way crmhub carries out the privacy
 webhooks of a Shopify source (customers/data_request, customers/redact, shop/redact).
 
 An erasure deletes the person from every table (profiles, records, orders, events, raw
 records, dead letters, merges, the bus messages kept in the store) and keeps only keyed
 hashes of their emails, phones and records, so that a later sync or webhook does not bring
 them back. It leaves an erasure task for every configured destination. It cannot be undone.`,
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
-	}
-	cmd.AddCommand(newPrivacyRedactCmd(g), newPrivacyExportCmd(g), newPrivacyRequestsCmd(g), newPrivacyTasksCmd(g))
-	return cmd
+		newPrivacyRedactCmd(g), newPrivacyExportCmd(g), newPrivacyRequestsCmd(g), newPrivacyTasksCmd(g))
 }
 
 // personFlags name a person on the command line.

@@ -130,3 +130,12 @@ func exactArgs(n int) cobra.PositionalArgs {
 }
 
 var noArgs = exactArgs(0)
+
+// groupCmd is a command that only groups subcommands: run alone, it
+// prints its help.
+func groupCmd(use, short, long string, subs ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{Use: use, Short: short, Long: long, Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
+	cmd.AddCommand(subs...)
+	return cmd
+}

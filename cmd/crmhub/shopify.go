@@ -70,21 +70,8 @@ func (a *app) mountShopifyInstall(srv *api.Server) error {
 }
 
 func newShopifyCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "shopify",
-		Short: "Manage what Shopify holds for crmhub: webhook subscriptions",
-		Args:  noArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
-	}
-	webhooks := &cobra.Command{
-		Use:   "webhooks",
-		Short: "Manage a shopify source's webhook subscriptions",
-		Args:  noArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
-	}
-	webhooks.AddCommand(newShopifyWebhooksSyncCmd(g))
-	cmd.AddCommand(webhooks)
-	return cmd
+	return groupCmd("shopify", "Manage what Shopify holds for crmhub: webhook subscriptions", "",
+		groupCmd("webhooks", "Manage a shopify source's webhook subscriptions", "", newShopifyWebhooksSyncCmd(g)))
 }
 
 func newShopifyWebhooksSyncCmd(g *globals) *cobra.Command {

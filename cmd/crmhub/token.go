@@ -14,18 +14,12 @@ import (
 )
 
 func newTokenCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "token",
-		Short: "Create, list and revoke API tokens",
-		Long: `Every request to the REST API under /api needs a token: Authorization: Bearer TOKEN.
+	return groupCmd("token", "Create, list and revoke API tokens",
+		`Every request to the REST API under /api needs a token: Authorization: Bearer TOKEN.
 A token has a scope: read (GET routes), write (also replays and merges) or admin (everything).
 The token itself is printed once, when it is made; the store keeps only its hash, so a lost
 token cannot be shown again: revoke it and make another.`,
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
-	}
-	cmd.AddCommand(newTokenCreateCmd(g), newTokenListCmd(g), newTokenRevokeCmd(g))
-	return cmd
+		newTokenCreateCmd(g), newTokenListCmd(g), newTokenRevokeCmd(g))
 }
 
 func newTokenCreateCmd(g *globals) *cobra.Command {
