@@ -50,6 +50,16 @@ func (d dialect) insertIgnoring(head string) (string, string) {
 	return head, " ON CONFLICT DO NOTHING"
 }
 
+// timeText is the select expression of the time column col as an export
+// reads it: on SQLite the stored text, which the driver would otherwise
+// parse (see appendStoredTime); PostgreSQL's timestamps come as they are.
+func (d dialect) timeText(col string) string {
+	if d.name == DriverSQLite {
+		return "CAST(" + col + " AS TEXT)"
+	}
+	return col
+}
+
 // transient reports whether err is a lost race that re-running the
 // transaction can win.
 func (d dialect) transient(err error) bool {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -37,16 +36,15 @@ type ExportOptions struct {
 // of the caller; an error from fn stops the iteration and is returned as it
 // is.
 func (r reader) EachCustomer(ctx context.Context, opts ExportOptions, fn func(crmhub.Customer) error) error {
-	return r.eachCustomerPage(ctx, opts, func(rows []customerRow, idents map[string][]crmhub.Identity) error {
-		for i := range rows {
-			c, err := rows[i].customer()
+	return r.eachCustomerPage(ctx, opts, func(p *customerPage) error {
+		for i := range p.rows {
+			c, err := p.customer(&p.rows[i])
 			if err != nil {
 				return err
 			}
 			if opts.Segment != "" && !slices.Contains(c.Segments, opts.Segment) {
 				continue
 			}
-			c.Identities = idents[c.ID]
 			if err := fn(c); err != nil {
 				return err
 			}
@@ -63,121 +61,52 @@ func (r reader) EachCustomer(ctx context.Context, opts ExportOptions, fn func(cr
 // order) is decoded and encoded. fn must not keep line after it returns.
 func (r reader) EachCustomerJSON(ctx context.Context, opts ExportOptions, fn func(line []byte) error) error {
 	var line []byte
-	return r.eachCustomerPage(ctx, opts, func(rows []customerRow, idents map[string][]crmhub.Identity) error {
-		for i := range rows {
-			row := &rows[i]
-			if opts.Segment != "" && !docHasSegment(row.Doc, opts.Segment) {
-				continue
-			}
-			var err error
-			if line, err = appendCustomerJSON(line[:0], row, idents[row.ID]); err != nil {
-				return err
-			}
-			if err := fn(line); err != nil {
-				return err
-			}
-		}
-		return nil
+	return r.eachCustomerPage(ctx, opts, func(p *customerPage) error {
+		var err error
+		line, err = p.eachLine(opts, line, fn)
+		return err
 	})
 }
 
-// eachCustomerPage calls fn with every page of the live profiles that
-// opts' time filter keeps, in id order, and the identities of the page's
-// profiles by profile id.
-func (r reader) eachCustomerPage(ctx context.Context, opts ExportOptions,
-	fn func(rows []customerRow, idents map[string][]crmhub.Identity) error) error {
-	where := "WHERE id > ? AND merged_into IS NULL"
-	var since []any
-	if !opts.UpdatedSince.IsZero() {
-		where += " AND updated_at >= ?"
-		since = append(since, utc(opts.UpdatedSince))
-	}
-	page := " FROM customers " + where + " ORDER BY id LIMIT ?"
-	size := exportPageSize
-	var (
-		rows   []customerRow
-		idents []identityRow
-	)
-	for after := ""; ; {
-		rows = rows[:0]
-		args := append(append([]any{after}, since...), size)
-		if err := sqlxSelect(ctx, r, &rows, "SELECT "+customerColumns+page, args...); err != nil {
-			return fmt.Errorf("read customers after %q: %w", after, err)
-		}
-		if len(rows) == 0 {
-			return nil
-		}
-		// One join reads the identities of the whole page: much cheaper
-		// than looking each id up, and unlike a range of ids never more
-		// than the page.
-		idents = idents[:0]
-		if err := sqlxSelect(ctx, r, &idents, `SELECT i.customer_id, i.source, i.source_type, i.external_id
-			FROM identities i JOIN (SELECT id`+page+`) p ON p.id = i.customer_id
-			ORDER BY i.customer_id, i.source, i.external_id`, args...); err != nil {
-			return fmt.Errorf("read identities: %w", err)
-		}
-		byID := make(map[string][]crmhub.Identity, len(rows))
-		for _, row := range idents {
-			byID[row.CustomerID] = append(byID[row.CustomerID],
-				crmhub.Identity{Source: row.Source, Type: row.Type, ExternalID: row.ExternalID})
-		}
-		if err := fn(rows, byID); err != nil {
-			return err
-		}
-		if len(rows) < size {
-			return nil
-		}
-		after = rows[len(rows)-1].ID
-	}
-}
-
-// docHead is how a stored document begins: customerDoc clears the id,
-// which json.Marshal writes first all the same.
-const docHead = `{"id":""`
-
-// appendCustomerJSON appends the profile of row, with ids, as json.Marshal
-// writes a crmhub.Customer, and a newline. A document customerDoc wrote is
-// the profile's JSON without its id, identities, merged_into, created_at
-// and updated_at, which crmhub.Customer declares last (but the id, which
-// it writes empty): the line is the document with those put back. Any
-// other document is decoded and encoded.
-func appendCustomerJSON(b []byte, row *customerRow, ids []crmhub.Identity) ([]byte, error) {
-	doc := row.Doc
-	if row.MergedInto.Valid || len(doc) < len(docHead)+1 || string(doc[:len(docHead)]) != docHead || doc[len(doc)-1] != '}' {
-		c, err := row.customer()
-		if err != nil {
-			return b, err
-		}
-		c.Identities = ids
-		j, err := json.Marshal(c)
-		if err != nil {
-			return b, fmt.Errorf("encode customer %s: %w", row.ID, err)
-		}
-		return append(append(b, j...), '\n'), nil
-	}
-	id, err := json.Marshal(row.ID)
-	if err != nil {
-		return b, fmt.Errorf("encode customer %s: %w", row.ID, err)
-	}
-	b = append(append(append(b, `{"id":`...), id...), doc[len(docHead):len(doc)-1]...)
-	if len(ids) > 0 {
-		j, err := json.Marshal(ids)
-		if err != nil {
-			return b, fmt.Errorf("encode identities of customer %s: %w", row.ID, err)
-		}
-		b = append(append(b, `,"identities":`...), j...)
-	}
-	for _, t := range []struct {
-		key string
-		at  time.Time
-	}{{`,"created_at":`, row.CreatedAt}, {`,"updated_at":`, row.UpdatedAt}} {
-		if t.at.IsZero() {
+// eachLine calls fn with the NDJSON line of every profile of p that opts'
+// segment keeps, written in buf, which it returns for reuse.
+func (p *customerPage) eachLine(opts ExportOptions, buf []byte, fn func(line []byte) error) ([]byte, error) {
+	for i := range p.rows {
+		row := &p.rows[i]
+		if opts.Segment != "" && !docHasSegment(p.bytes(row.doc), opts.Segment) {
 			continue
 		}
-		b = append(append(append(b, t.key...), '"'), t.at.UTC().AppendFormat(nil, time.RFC3339Nano)...)
-		b = append(b, '"')
+		var err error
+		if buf, err = p.appendLine(buf[:0], row); err != nil {
+			return buf, err
+		}
+		if err := fn(buf); err != nil {
+			return buf, err
+		}
 	}
-	return append(b, '}', '\n'), nil
+	return buf, nil
+}
+
+// eachCustomerPage calls fn with every page of the live profiles that
+// opts' time filter keeps, in id order. The page is read again after fn
+// returns: fn must not keep it.
+func (r reader) eachCustomerPage(ctx context.Context, opts ExportOptions, fn func(p *customerPage) error) error {
+	var p customerPage
+	for after := ""; ; {
+		if err := r.readCustomerPage(ctx, opts, after, exportPageSize, &p); err != nil {
+			return err
+		}
+		if len(p.rows) == 0 {
+			return nil
+		}
+		if err := fn(&p); err != nil {
+			return err
+		}
+		if len(p.rows) < exportPageSize {
+			return nil
+		}
+		after = p.rows[len(p.rows)-1].id
+	}
 }
 
 // docHasSegment reports whether a stored document lists segment among its
@@ -235,72 +164,56 @@ func (s *Store) EachCustomer(ctx context.Context, opts ExportOptions, fn func(cr
 
 // EachCustomerJSON is reader.EachCustomerJSON in a read transaction of
 // its own, for the same reason as EachCustomer. The transaction is read on
-// a goroutine of its own, a page of lines ahead of fn, which runs on the
-// caller's: reading the store and writing the export (to a file, to a
-// client) then take the time of the slower of the two, not their sum.
+// a goroutine of its own, a page ahead of fn, which runs on the caller's
+// with the writing of the lines: reading the store and writing the export
+// then take the time of the slower of the two, not their sum.
 func (s *Store) EachCustomerJSON(ctx context.Context, opts ExportOptions, fn func(line []byte) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// Two pages in flight at most, their buffers reused: memory stays
-	// constant.
-	type page struct {
-		lines []byte
-		ends  []int
-	}
-	full, free := make(chan *page, 1), make(chan *page, 2)
-	free <- &page{}
-	free <- &page{}
+	// Two pages in flight at most, reused: memory stays constant.
+	full, free := make(chan *customerPage, 1), make(chan *customerPage, 2)
+	free <- &customerPage{}
+	free <- &customerPage{}
 	read := make(chan error, 1)
 	go func() {
 		defer close(full)
-		var p *page
-		flush := func() error {
-			if p == nil || len(p.ends) == 0 {
-				return nil
-			}
-			select {
-			case full <- p:
-				p = nil
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
 		read <- s.InReadTx(ctx, func(tx *ReadTx) error {
-			err := tx.EachCustomerJSON(ctx, opts, func(line []byte) error {
-				if p == nil {
-					select {
-					case p = <-free:
-						p.lines, p.ends = p.lines[:0], p.ends[:0]
-					case <-ctx.Done():
-						return ctx.Err()
-					}
+			for after := ""; ; {
+				var p *customerPage
+				select {
+				case p = <-free:
+				case <-ctx.Done():
+					return ctx.Err()
 				}
-				p.lines = append(p.lines, line...)
-				p.ends = append(p.ends, len(p.lines))
-				if len(p.ends) == exportPageSize {
-					return flush()
+				if err := tx.readCustomerPage(ctx, opts, after, exportPageSize, p); err != nil {
+					return err
 				}
-				return nil
-			})
-			if err != nil {
-				return err
+				n := len(p.rows)
+				if n == 0 {
+					return nil
+				}
+				after = p.rows[n-1].id
+				select {
+				case full <- p:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				if n < exportPageSize {
+					return nil
+				}
 			}
-			return flush()
 		})
 	}()
+	var line []byte
 	for p := range full {
-		start := 0
-		for _, end := range p.ends {
-			if err := fn(p.lines[start:end]); err != nil {
-				// Stop the reader and wait for it to end its transaction.
-				cancel()
-				for range full {
-				}
-				<-read
-				return err
+		var err error
+		if line, err = p.eachLine(opts, line, fn); err != nil {
+			// Stop the reader and wait for it to end its transaction.
+			cancel()
+			for range full {
 			}
-			start = end
+			<-read
+			return err
 		}
 		free <- p
 	}
