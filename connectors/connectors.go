@@ -8,10 +8,12 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/crmhub/crmhub"
 )
@@ -60,6 +62,39 @@ func ReadDelivery(w http.ResponseWriter, r *http.Request, log *slog.Logger) ([]b
 	}
 	http.Error(w, "cannot read the request body", http.StatusBadRequest)
 	return nil, false
+}
+
+// Keys returns the non-empty secrets as HMAC keys.
+func Keys(secrets []string) [][]byte {
+	var keys [][]byte
+	for _, s := range secrets {
+		if s != "" {
+			keys = append(keys, []byte(s))
+		}
+	}
+	return keys
+}
+
+// CheckSignature checks sig, "sha256=" and the hex HMAC-SHA256 of body,
+// against every key, and returns why it fails, or "" when it holds. With
+// bareHex the hex alone is accepted too. The reason names no key and no
+// content, so that it can be logged.
+func CheckSignature(sig string, bareHex bool, keys [][]byte, body []byte) string {
+	if sig == "" {
+		return "no signature"
+	}
+	hexSig, prefixed := strings.CutPrefix(sig, "sha256=")
+	if !prefixed && !bareHex {
+		return "malformed signature"
+	}
+	got, err := hex.DecodeString(hexSig)
+	if err != nil || len(got) != sha256.Size {
+		return "malformed signature"
+	}
+	if !MACMatches(keys, body, got) {
+		return "signature mismatch"
+	}
+	return ""
 }
 
 // MACMatches reports whether mac is the HMAC-SHA256 of body under one of

@@ -12,6 +12,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmhub/crmhub/connectors/meta"
 	"github.com/crmhub/crmhub/connectors/sample"
 	"github.com/crmhub/crmhub/mapping"
 	"github.com/crmhub/crmhub/pipeline"
@@ -31,6 +32,11 @@ func sampleStages(t testing.TB, s *store.Store) *pipeline.Stages {
 		sources[name] = pipeline.MapSource{Rules: rules,
 			Source: identity.Source{Name: name, Type: sample.SourceTypes[name], DefaultRegion: "AE"}}
 	}
+	// The sample's leads are Meta's, mapped as a meta source's are.
+	leads, err := meta.Mapping()
+	require.NoError(t, err)
+	sources[sample.SourceLeads] = pipeline.MapSource{Rules: leads,
+		Source: identity.Source{Name: sample.SourceLeads, Type: meta.SourceType, DefaultRegion: "AE"}}
 	cfg := identity.Config{Email: true, Phone: true, Fuzzy: []identity.FuzzyRule{
 		{Fields: []string{"name", "birthday", "address", "email", "phone"}, Threshold: 0.95}}}
 	return pipeline.NewStages(s, sources, identity.NewResolver(cfg), nil)

@@ -28,6 +28,8 @@ import (
 
 	"github.com/crmhub/crmhub"
 	"github.com/crmhub/crmhub/config"
+	"github.com/crmhub/crmhub/connectors/meta"
+	"github.com/crmhub/crmhub/connectors/meta/metatest"
 	"github.com/crmhub/crmhub/connectors/sample"
 	"github.com/crmhub/crmhub/connectors/shopify"
 	"github.com/crmhub/crmhub/connectors/webhook"
@@ -108,7 +110,11 @@ type demo struct {
 	listen       string
 	once         bool
 	app          *app
-	path, secret string // the config file; demo-shop's and demo-erp's webhook secret
+	path, secret string // the config file; the webhook secret of demo-shop and demo-erp, demo-leads' app secret
+	// graph stands in for Meta's Graph API, from which crmhub reads the
+	// leads that demo-leads' webhooks name; graphURL is where it listens.
+	graph    *metatest.Graph
+	graphURL string
 }
 
 // demoSettleStall is how long the demo waits for the pipeline to make
@@ -130,6 +136,11 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	defer app.close()
 	d.app = app
+	stopGraph, err := d.startGraph(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopGraph()
 	if err := d.addReceivers(); err != nil {
 		return err
 	}
@@ -159,14 +170,34 @@ func (d *demo) run(ctx context.Context) error {
 	return nil
 }
 
-// addReceivers adds the sample shop and the sample ERP to the loaded
-// config as sources that receive webhooks (a shopify one and a webhook
-// one), with a secret made for this run. They are added in memory only:
-// config files take secrets from the environment alone, and a variable
-// the demo set would be missing for every later command on the demo's
-// config (crmhub dlq list, crmhub run).
+// startGraph serves the stand-in for Meta's Graph API on a free port of
+// 127.0.0.1, until the returned func is called.
+func (d *demo) startGraph(ctx context.Context) (func(), error) {
+	token := make([]byte, 16)
+	if _, err := rand.Read(token); err != nil {
+		return nil, fmt.Errorf("make the demo's page token: %w", err)
+	}
+	d.graph = metatest.NewGraph("demo-page-token-"+hex.EncodeToString(token), "")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("serve the Graph API stand-in: %w", err)
+	}
+	d.graphURL = "http://" + ln.Addr().String()
+	srv := &http.Server{Handler: d.graph, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, nil
+}
+
+// addReceivers adds the sample shop, the sample ERP and the sample page's
+// lead ads to the loaded config as sources that receive webhooks (a
+// shopify, a webhook and a meta one), with a secret made for this run;
+// the meta source reads leads from the Graph API stand-in. They are
+// added in memory only: config files take secrets from the environment
+// alone, and a variable the demo set would be missing for every later
+// command on the demo's config (crmhub dlq list, crmhub run).
 func (d *demo) addReceivers() error {
-	for _, name := range []string{sample.SourceShop, sample.SourceERP} {
+	for _, name := range []string{sample.SourceShop, sample.SourceERP, sample.SourceLeads} {
 		if slices.ContainsFunc(d.app.cfg.Sources, func(s config.SourceConfig) bool { return s.Name == name }) {
 			return usagef("%s has a source named %s, which the demo adds itself: rename it, or use another --dir",
 				d.path, name)
@@ -181,7 +212,10 @@ func (d *demo) addReceivers() error {
 		config.SourceConfig{Name: sample.SourceShop, Type: shopify.SourceType, Shop: sample.ShopDomain,
 			WebhookSecret: config.Secret(d.secret)},
 		config.SourceConfig{Name: sample.SourceERP, Type: webhook.SourceType, Secret: config.Secret(d.secret),
-			SignatureHeader: webhook.DefaultSignatureHeader, DefaultRegion: "AE"})
+			SignatureHeader: webhook.DefaultSignatureHeader, DefaultRegion: "AE"},
+		config.SourceConfig{Name: sample.SourceLeads, Type: meta.SourceType, AppSecret: config.Secret(d.secret),
+			VerifyToken: config.Secret(d.secret), AccessToken: config.Secret(d.graph.Token()), BaseURL: d.graphURL,
+			DefaultRegion: "AE"})
 	return nil
 }
 
@@ -218,8 +252,7 @@ func baseURL(addr net.Addr) string {
 // demoIngestWhy says why the demo lands a sample source's records with
 // the ingester rather than over HTTP.
 var demoIngestWhy = map[string]string{
-	"meta": "crmhub run has no receiver for Meta lead ads yet",
-	"ga4":  "GA4 reports are pulled, which needs the network",
+	"ga4": "GA4 reports are pulled, which needs the network",
 }
 
 // demoFeed counts the records of one source and entity the demo fed.
@@ -248,6 +281,9 @@ func (d *demo) feed(ctx context.Context, base string) error {
 		case "":
 		case demoERPTopic:
 			how = "signed webhooks to POST /webhooks/in/" + f.source + ", 50 records each"
+		case demoLeadsTopic:
+			how = "signed leadgen webhooks to POST /webhooks/meta/" + f.source + ",\n" +
+				strings.Repeat(" ", 39) + "each lead read from a local stand-in for the Graph API"
 		default:
 			how = "signed " + f.topic + " webhooks to POST /webhooks/shopify/" + f.source
 		}
@@ -272,12 +308,15 @@ func (d *demo) send(ctx context.Context, base string, envs []crmhub.Envelope) ([
 	}
 	var fed []*demoFeed
 	byKind := map[string]*demoFeed{}
-	var rest, erp []crmhub.Envelope
+	var rest, erp, leads []crmhub.Envelope
 	client := &http.Client{Timeout: 30 * time.Second}
 	for _, e := range envs {
 		w, hook := sample.ShopifyWebhook(e)
-		if e.Source == sample.SourceERP {
+		switch e.Source {
+		case sample.SourceERP:
 			w.Topic = demoERPTopic
+		case sample.SourceLeads:
+			w.Topic = demoLeadsTopic
 		}
 		kind := e.Source + "/" + string(e.Entity)
 		f := byKind[kind]
@@ -290,6 +329,8 @@ func (d *demo) send(ctx context.Context, base string, envs []crmhub.Envelope) ([
 		switch {
 		case e.Source == sample.SourceERP:
 			erp = append(erp, e)
+		case e.Source == sample.SourceLeads:
+			leads = append(leads, e)
 		case !hook:
 			rest = append(rest, e)
 		default:
@@ -303,9 +344,13 @@ func (d *demo) send(ctx context.Context, base string, envs []crmhub.Envelope) ([
 			return nil, 0, err
 		}
 	}
-	// The other sources have no receivers yet: their records land the way
-	// a pull lands them, in the raw table and on the bus in one
-	// transaction.
+	for batch := range slices.Chunk(leads, demoLeadsBatch) {
+		if err := d.deliverLeads(ctx, client, base, batch); err != nil {
+			return nil, 0, err
+		}
+	}
+	// GA4 reports are pulled, not pushed: their rows land the way a pull
+	// lands them, in the raw table and on the bus in one transaction.
 	if rest, err = notLanded(ctx, s, rest); err != nil {
 		return nil, 0, err
 	}
@@ -465,6 +510,56 @@ func (d *demo) deliverERP(ctx context.Context, client *http.Client, base string,
 	_, _ = io.Copy(io.Discard, resp.Body)
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("deliver the ERP's records: crmhub answered %s", resp.Status)
+	}
+	return nil
+}
+
+// demoLeadsTopic marks the page's leads in what the demo fed, and
+// demoLeadsBatch is how many leads one of its deliveries names.
+const (
+	demoLeadsTopic = "leadgen"
+	demoLeadsBatch = 20
+)
+
+// deliverLeads makes the leads readable from the Graph API stand-in and
+// posts one leadgen webhook naming them to crmhub at base, signed with
+// the app secret as Meta signs it.
+func (d *demo) deliverLeads(ctx context.Context, client *http.Client, base string, envs []crmhub.Envelope) error {
+	type value struct {
+		LeadID      json.Number `json:"leadgen_id"`
+		PageID      json.Number `json:"page_id"`
+		FormID      json.Number `json:"form_id"`
+		CreatedTime int64       `json:"created_time"`
+	}
+	type change struct {
+		Field string `json:"field"`
+		Value value  `json:"value"`
+	}
+	changes := make([]change, len(envs))
+	for i, e := range envs {
+		d.graph.AddLead(e.ExternalID, e.Payload)
+		changes[i] = change{Field: "leadgen", Value: value{LeadID: json.Number(e.ExternalID), PageID: sample.PageID,
+			FormID: sample.LeadFormID, CreatedTime: e.ReceivedAt.Unix()}}
+	}
+	body, err := json.Marshal(map[string]any{"object": "page", "entry": []map[string]any{
+		{"id": json.Number(sample.PageID), "time": time.Now().Unix(), "changes": changes}}})
+	if err != nil {
+		return fmt.Errorf("encode the leadgen webhook: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/webhooks/meta/"+sample.SourceLeads, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("deliver the page's leads: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(meta.HeaderSignature, meta.Sign(d.secret, body))
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("deliver the page's leads: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("deliver the page's leads: crmhub answered %s", resp.Status)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/crmhub/crmhub"
 	"github.com/crmhub/crmhub/api"
+	"github.com/crmhub/crmhub/connectors/meta"
 	"github.com/crmhub/crmhub/connectors/shopify"
 	"github.com/crmhub/crmhub/connectors/webhook"
 	"github.com/crmhub/crmhub/mapping"
@@ -79,7 +80,43 @@ func (a *app) newServer(in *pipeline.Ingester, sources map[string]pipeline.MapSo
 		}
 		srv.Handle(shopify.Pattern, wh)
 	}
+	if err := a.mountMetaSources(srv, in, sources); err != nil {
+		return nil, err
+	}
 	return srv, a.mountWebhookSources(srv, in, sources)
+}
+
+// mountMetaSources serves GET|POST /webhooks/meta/SOURCE for every meta
+// source: Meta's subscription check and its leadgen webhooks, whose leads
+// are read from the Graph API with the source's token.
+func (a *app) mountMetaSources(srv *api.Server, in meta.Ingester, sources map[string]pipeline.MapSource) error {
+	var ms []meta.Source
+	for _, s := range a.cfg.Sources {
+		if s.Type != meta.SourceType {
+			continue
+		}
+		rules := sources[s.Name].ByEntity[crmhub.EntityCustomer]
+		if rules == nil {
+			return fmt.Errorf("meta source %s has no mapping of customers", s.Name)
+		}
+		client, err := meta.NewClient(meta.ClientConfig{AccessToken: s.AccessToken.Reveal(), AppSecret: s.AppSecret.Reveal(),
+			APIVersion: s.APIVersion, BaseURL: s.BaseURL})
+		if err != nil {
+			return fmt.Errorf("source %s: %w", s.Name, err)
+		}
+		ms = append(ms, meta.Source{Name: s.Name, AppSecrets: []string{s.AppSecret.Reveal()}, VerifyToken: s.VerifyToken.Reveal(),
+			PageID: s.PageID, Leads: client, Rules: rules, Options: mapping.Options{DefaultRegion: s.DefaultRegion}})
+		a.log.Info("receiving meta lead ads webhooks", "source", s.Name, "path", "/webhooks/meta/"+s.Name)
+	}
+	if len(ms) == 0 {
+		return nil
+	}
+	rc, err := meta.New(in, a.log, ms...)
+	if err != nil {
+		return err
+	}
+	srv.Handle(meta.Pattern, rc)
+	return nil
 }
 
 // mountWebhookSources serves POST /webhooks/in/SOURCE for every webhook

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/crmhub/crmhub"
 	"github.com/crmhub/crmhub/config"
+	"github.com/crmhub/crmhub/connectors/meta"
 	"github.com/crmhub/crmhub/connectors/sample"
 	"github.com/crmhub/crmhub/connectors/shopify"
 	"github.com/crmhub/crmhub/mapping"
@@ -43,6 +45,18 @@ func mapSources(cfg *config.Config) (map[string]pipeline.MapSource, error) {
 			}
 			ms.ByEntity = byEntity
 			ms.Privacy = shopify.ReadPrivacy
+		case src.Type == meta.SourceType:
+			// A lead is mapped by the source's mapping file, else by the
+			// built-in one; a lead that could not be read is kept, not
+			// mapped.
+			rules, err := meta.Mapping()
+			if src.Mapping != "" {
+				rules, err = mapping.Load(src.Mapping)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("source %s: %w", src.Name, err)
+			}
+			ms.ByEntity = map[crmhub.Entity]*mapping.Rules{rules.Entity: rules}
 		case src.Mapping != "":
 			rules, err := mapping.Load(src.Mapping)
 			if err != nil {
@@ -60,8 +74,17 @@ func mapSources(cfg *config.Config) (map[string]pipeline.MapSource, error) {
 }
 
 // addSampleSources adds the built-in mappings of the sample connector's
-// sources.
+// sources. Its leads are Meta's: they are mapped as a meta source's are,
+// unless the config has a source of that name (the demo's receiver).
 func addSampleSources(out map[string]pipeline.MapSource) error {
+	if _, ok := out[sample.SourceLeads]; !ok {
+		rules, err := meta.Mapping()
+		if err != nil {
+			return err
+		}
+		out[sample.SourceLeads] = pipeline.MapSource{Rules: rules, Source: identity.Source{Name: sample.SourceLeads,
+			Type: meta.SourceType, DefaultRegion: "AE"}}
+	}
 	for name, rules := range sample.Mappings() {
 		r, err := mapping.Parse("sample/"+name+".yaml", rules)
 		if err != nil {

@@ -27,6 +27,12 @@ const (
 	SourceGA4   = "demo-ga4"   // ga4
 )
 
+// The sample page and lead form: demo-leads' webhooks name them.
+const (
+	PageID     = "103356789012345"
+	LeadFormID = "1187654321098765"
+)
+
 // SourceTypes maps each sample source to the connector type it imitates.
 var SourceTypes = map[string]string{
 	SourceShop: "shopify", SourceERP: "webhook", SourceLeads: "meta", SourceGA4: "ga4",
@@ -136,7 +142,7 @@ func generate(seed uint64, n int, withOrders bool) []crmhub.Envelope {
 			leadID := fmt.Sprint(1296000000000000 + uint64(i))
 			add(SourceLeads, crmhub.EntityLead, leadID, "", map[string]any{
 				"id": leadID, "created_time": at.Add(-48 * time.Hour).Format("2006-01-02T15:04:05-0700"),
-				"form_id": "1187654321098765",
+				"form_id": LeadFormID,
 				"field_data": []map[string]any{
 					{"name": "full_name", "values": []string{first + " " + strings.ReplaceAll(p.last, " ", "") + suffix}},
 					{"name": "email", "values": []string{email}},

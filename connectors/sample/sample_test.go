@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmhub/crmhub"
+	"github.com/crmhub/crmhub/connectors/meta"
 	"github.com/crmhub/crmhub/connectors/sample"
 	"github.com/crmhub/crmhub/connectors/shopify"
 	"github.com/crmhub/crmhub/mapping"
@@ -73,9 +74,13 @@ func TestMappingsMapEverySampleRecord(t *testing.T) {
 		require.NoError(t, err, name)
 		rules[name] = r
 	}
-	require.Len(t, rules, len(sample.SourceTypes))
-	// The shop's orders are mapped as a shop's are, by the shopify
-	// connector's built-in mapping.
+	require.Len(t, rules, len(sample.SourceTypes)-1)
+	// The leads are Meta's and mapped by the meta connector's built-in
+	// mapping; the shop's orders are mapped as a shop's are, by the
+	// shopify connector's.
+	var err error
+	rules[sample.SourceLeads], err = meta.Mapping()
+	require.NoError(t, err)
 	shop, err := shopify.Mappings()
 	require.NoError(t, err)
 	mapped, orders := 0, 0

@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/crmhub/crmhub"
@@ -109,12 +108,7 @@ func New(in Ingester, log *slog.Logger, sources ...Source) (*Receiver, error) {
 		if s.SignatureHeader == "" {
 			s.SignatureHeader = DefaultSignatureHeader
 		}
-		src := source{Source: s}
-		for _, k := range s.Secrets {
-			if k != "" {
-				src.keys = append(src.keys, []byte(k))
-			}
-		}
+		src := source{Source: s, keys: connectors.Keys(s.Secrets)}
 		if len(src.keys) == 0 {
 			return nil, fmt.Errorf("webhooks: source %s has no secret", s.Name)
 		}
@@ -179,17 +173,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // secret of the source and returns why it fails, or "" when it holds. The
 // reason names no secret and no content.
 func (s source) verify(sig string, body []byte) string {
-	if sig == "" {
-		return "no signature"
-	}
-	got, err := hex.DecodeString(strings.TrimPrefix(sig, "sha256="))
-	if err != nil || len(got) != sha256.Size {
-		return "malformed signature"
-	}
-	if !connectors.MACMatches(s.keys, body, got) {
-		return "signature mismatch"
-	}
-	return ""
+	return connectors.CheckSignature(sig, true, s.keys, body)
 }
 
 // envelope is one record as it lands: under the id its mapping finds in
