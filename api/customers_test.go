@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -231,11 +232,22 @@ func TestGetCustomer(t *testing.T) {
 		Evidence: []crmhub.Evidence{{Field: "email", Left: "sara@example.com", Right: "sara@example.com", Score: 1}}}
 	require.NoError(t, f.store.InTx(ctx, func(tx *store.Tx) error { return tx.RecordMerge(ctx, m) }))
 
-	var got struct {
+	type detail struct {
 		crmhub.Customer
 		Merges []crmhub.Merge `json:"merges"`
 	}
+	var got detail
 	f.get(t, "/api/v1/customers/"+sara.ID, &got)
+	// The body is spliced from the stored profile: the same bytes as
+	// encoding the profile and its merges.
+	stored, err := f.store.Customer(ctx, sara.ID)
+	require.NoError(t, err)
+	merges, err := f.store.MergesOf(ctx, sara.ID)
+	require.NoError(t, err)
+	want, err := json.Marshal(detail{Customer: stored, Merges: merges})
+	require.NoError(t, err)
+	_, body := f.do(t, http.MethodGet, "/api/v1/customers/"+sara.ID, f.token[store.ScopeRead], nil)
+	require.Equal(t, string(want)+"\n", string(body))
 	require.Equal(t, sara.ID, got.ID)
 	require.Equal(t, sara.Identities, got.Identities)
 	require.Equal(t, sara.Provenance, got.Provenance)

@@ -42,6 +42,9 @@ type Customers interface {
 	CustomerPage(ctx context.Context, f store.CustomerFilter, after string, limit int) ([]crmhub.Customer, error)
 	// Customer returns one profile, live or merged away.
 	Customer(ctx context.Context, id string) (crmhub.Customer, error)
+	// CustomerJSON returns a live profile as json.Marshal writes it, or,
+	// for one merged away, the id it was merged into.
+	CustomerJSON(ctx context.Context, id string) (doc []byte, mergedInto string, err error)
 	// MergesOf returns the merges a profile took part in, oldest first.
 	MergesOf(ctx context.Context, customerID string) ([]crmhub.Merge, error)
 }

@@ -134,6 +134,11 @@ func TestEachCustomerJSONIsJSONMarshal(t *testing.T) {
 				j, err := json.Marshal(c)
 				require.NoError(t, err)
 				want = append(append(want, j...), '\n')
+				// One profile read alone is the same JSON.
+				one, into, err := s.CustomerJSON(ctx, c.ID)
+				require.NoError(t, err)
+				require.Empty(t, into)
+				require.Equal(t, string(j), string(one))
 			}
 			var got []byte
 			require.NoError(t, s.EachCustomerJSON(ctx, opts, func(line []byte) error {
@@ -146,6 +151,15 @@ func TestEachCustomerJSONIsJSONMarshal(t *testing.T) {
 		store.SetExportPageSize(t, 3)
 		check(t, store.ExportOptions{})
 		check(t, store.ExportOptions{Segment: "loyal"})
+		gone := newCustomer("gone@example.com", "")
+		gone.MergedInto = rich.ID
+		inTx(t, s, func(tx *store.Tx) error { return tx.UpsertCustomers(ctx, []crmhub.Customer{gone}) })
+		doc, into, err := s.CustomerJSON(ctx, gone.ID)
+		require.NoError(t, err)
+		require.Nil(t, doc, "a merged-away profile has no JSON of its own")
+		require.Equal(t, rich.ID, into)
+		_, _, err = s.CustomerJSON(ctx, "cus_nobody")
+		require.ErrorIs(t, err, crmhub.ErrNotFound)
 		check(t, store.ExportOptions{UpdatedSince: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)})
 
 		// A document written in another order is decoded and encoded.
@@ -153,7 +167,7 @@ func TestEachCustomerJSONIsJSONMarshal(t *testing.T) {
 		if s.Driver() == store.DriverPostgres {
 			update = `UPDATE customers SET doc = $1 WHERE id = $2`
 		}
-		_, err := s.DB().ExecContext(ctx, update, `{"email":"bare@example.com","id":""}`, bare.ID)
+		_, err = s.DB().ExecContext(ctx, update, `{"email":"bare@example.com","id":""}`, bare.ID)
 		require.NoError(t, err)
 		check(t, store.ExportOptions{})
 	})

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -205,6 +206,58 @@ func (r reader) readCustomerPage(ctx context.Context, opts ExportOptions, after 
 	return r.readPageIdentities(ctx, opts, page, args, p)
 }
 
+// CustomerJSON returns the profile id as json.Marshal writes its
+// crmhub.Customer (what Customer returns, identities included), without
+// a newline, written from the stored document as an export writes it. For
+// a profile merged into another one it returns no JSON and the id it was
+// merged into. A profile that does not exist is crmhub.ErrNotFound.
+func (r reader) CustomerJSON(ctx context.Context, id string) (doc []byte, mergedInto string, err error) {
+	var p customerPage
+	p.reset()
+	rows, err := r.queryRead(ctx, r.d.rebind("SELECT id, merged_into, doc, "+r.d.timeText("created_at")+", "+
+		r.d.timeText("updated_at")+" FROM customers WHERE id = ?"), id)
+	if err != nil {
+		return nil, "", fmt.Errorf("read customer %s: %w", id, err)
+	}
+	defer rows.Close()
+	var merged sql.NullString
+	for rows.Next() {
+		p.rows = append(p.rows, pageRow{})
+		row := &p.rows[0]
+		if err := rows.Scan(&row.id, &merged, docScanner{&p, &row.doc},
+			timeScanner{&p, &row.created}, timeScanner{&p, &row.updated}); err != nil {
+			return nil, "", fmt.Errorf("read customer %s: %w", id, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("read customer %s: %w", id, err)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, "", fmt.Errorf("read customer %s: %w", id, err)
+	}
+	switch {
+	case len(p.rows) == 0:
+		return nil, "", fmt.Errorf("customer %s: %w", id, crmhub.ErrNotFound)
+	case merged.Valid:
+		return nil, merged.String, nil
+	}
+	p.at[id] = 0
+	irows, err := r.queryRead(ctx, r.d.rebind(`SELECT customer_id, source, source_type, external_id FROM identities
+		WHERE customer_id = ? ORDER BY source, external_id`), id)
+	if err != nil {
+		return nil, "", fmt.Errorf("read identities of customer %s: %w", id, err)
+	}
+	defer irows.Close()
+	if err := p.takeIdentities(irows); err != nil {
+		return nil, "", fmt.Errorf("read identities of customer %s: %w", id, err)
+	}
+	line, err := p.appendLine(nil, &p.rows[0])
+	if err != nil {
+		return nil, "", err
+	}
+	return line[:len(line)-1], "", nil
+}
+
 // readPageIdentities reads the identities of the profiles of p, which the
 // query page with args read.
 func (r reader) readPageIdentities(ctx context.Context, opts ExportOptions, page string, args []any, p *customerPage) error {
@@ -228,8 +281,16 @@ func (r reader) readPageIdentities(ctx context.Context, opts ExportOptions, page
 		return fmt.Errorf("read identities: %w", err)
 	}
 	defer rows.Close()
-	// The identities of a profile come together: each run of them is
-	// given to its row.
+	if err := p.takeIdentities(rows); err != nil {
+		return fmt.Errorf("read identities: %w", err)
+	}
+	return nil
+}
+
+// takeIdentities reads rows of (customer_id, source, source_type,
+// external_id), in customer order, into p: the identities of a profile
+// come together, and each run of them is given to its row.
+func (p *customerPage) takeIdentities(rows *sql.Rows) error {
 	var customerID string
 	run := -1
 	give := func() {
@@ -241,7 +302,7 @@ func (r reader) readPageIdentities(ctx context.Context, opts ExportOptions, page
 		var id string
 		var ident crmhub.Identity
 		if err := rows.Scan(&id, &ident.Source, &ident.Type, &ident.ExternalID); err != nil {
-			return fmt.Errorf("read identities: %w", err)
+			return err
 		}
 		if id != customerID {
 			give()
@@ -250,10 +311,7 @@ func (r reader) readPageIdentities(ctx context.Context, opts ExportOptions, page
 		p.idents = append(p.idents, ident)
 	}
 	give()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read identities: %w", err)
-	}
-	return nil
+	return rows.Err()
 }
 
 // identities returns the identities of row, which belongs to p.

@@ -365,6 +365,18 @@ func (r reader) query(ctx context.Context, query string, args ...any) (*sql.Rows
 	return r.q.QueryContext(ctx, query, args...)
 }
 
+// queryRead is query for the reads of a single request outside a unit of
+// work: on SQLite's reader pool the statement is kept prepared when it
+// recurs (see readStmts).
+func (r reader) queryRead(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if r.tx == nil {
+		if st := r.reads.get(ctx, query); st != nil {
+			return st.QueryContext(ctx, args...)
+		}
+	}
+	return r.query(ctx, query, args...)
+}
+
 // selectRows runs a query that is already in the dialect's placeholders and
 // scans every row into dest.
 func (r reader) selectRows(ctx context.Context, dest any, query string, args ...any) error {
