@@ -30,20 +30,9 @@ func (a *REST) listCustomers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit, err := pageLimit(r, a.maxPage)
-	if err != nil {
-		return err
-	}
-	after, err := decodeCursor(r)
-	if err != nil {
-		return err
-	}
-	cs, err := a.store.CustomerPage(r.Context(), f, after, limit+1)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, newPage(cs, limit, func(c crmhub.Customer) string { return c.ID }))
-	return nil
+	return writePage(w, r, a.maxPage, func(ctx context.Context, after string, n int) ([]crmhub.Customer, error) {
+		return a.store.CustomerPage(ctx, f, after, n)
+	}, func(c crmhub.Customer) string { return c.ID })
 }
 
 // customerFilter reads the filters of the customer list. Emails and

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -15,18 +16,7 @@ func (a *REST) listOrders(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	f := store.OrderFilter{CustomerID: strings.TrimSpace(q.Get("customer_id")), UpdatedSince: since}
-	limit, err := pageLimit(r, a.maxPage)
-	if err != nil {
-		return err
-	}
-	after, err := decodeCursor(r)
-	if err != nil {
-		return err
-	}
-	os, err := a.store.OrderPage(r.Context(), f, after, limit+1)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, newPage(os, limit, func(o crmhub.Order) string { return o.ID }))
-	return nil
+	return writePage(w, r, a.maxPage, func(ctx context.Context, after string, n int) ([]crmhub.Order, error) {
+		return a.store.OrderPage(ctx, f, after, n)
+	}, func(o crmhub.Order) string { return o.ID })
 }

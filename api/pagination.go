@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"strconv"
@@ -74,4 +75,25 @@ func newPage[T any](items []T, limit int, key func(T) string) page[T] {
 		p.Data = []T{}
 	}
 	return p
+}
+
+// writePage answers one page of a list kept in order of a string key: the
+// page size and the cursor come from the request, read returns up to n
+// items with a key greater than after, and key is an item's key.
+func writePage[T any](w http.ResponseWriter, r *http.Request, maxPage int,
+	read func(ctx context.Context, after string, n int) ([]T, error), key func(T) string) error {
+	limit, err := pageLimit(r, maxPage)
+	if err != nil {
+		return err
+	}
+	after, err := decodeCursor(r)
+	if err != nil {
+		return err
+	}
+	items, err := read(r.Context(), after, limit+1)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newPage(items, limit, key))
+	return nil
 }

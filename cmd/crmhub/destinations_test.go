@@ -15,22 +15,8 @@ import (
 )
 
 // pushConfig is a shop on the fake with a shopify destination on it.
-const pushConfig = `store: {driver: sqlite, dsn: crmhub.db}
-bus: {driver: sqlite}
-http: {listen: "127.0.0.1:0"}
-log: {level: info, format: text}
-sources:
-  - name: main-store
-    type: shopify
-    shop: example.myshopify.com
-    access_token: ${CRMHUB_TEST_SHOPIFY_TOKEN}
-    webhook_secret: ${CRMHUB_TEST_WEBHOOK_SECRET}
-    base_url: ${CRMHUB_TEST_SHOP_URL}
-destinations:
-  - name: shopify-tags
-    type: shopify
-    source: main-store
-    push: [tags, metafields]
+const pushConfig = shopConfig + `    base_url: ${CRMHUB_TEST_SHOP_URL}
+` + tagsDestination + `    push: [tags, metafields]
   - name: crm
     type: hubspot
     access_token: ${CRMHUB_TEST_HUBSPOT_TOKEN}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/crmhub/crmhub"
 	"github.com/crmhub/crmhub/pipeline"
+	"github.com/crmhub/crmhub/store"
 )
 
 func newDLQCmd(g *globals) *cobra.Command {
@@ -34,42 +34,30 @@ func newDLQListCmd(g *globals) *cobra.Command {
 		Short: "List dead letters, oldest first",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			app, err := g.open(ctx, false)
-			if err != nil {
-				return err
-			}
-			defer app.close()
-			dls, err := app.store.DeadLetters(ctx, after, int(limit))
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return json.NewEncoder(g.stdout).Encode(dls)
-			}
-			if len(dls) == 0 {
-				fprintf(g.stdout, "no dead letters\n")
-				return nil
-			}
-			tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
-			fprintf(tw, "ID\tSTAGE\tTOPIC\tRECORD\tATTEMPTS\tLAST SEEN\tREASON\n")
-			for _, dl := range dls {
-				fprintf(tw, "%d\t%s\t%s\t%s/%s/%s\t%d\t%s\t%s\n", dl.ID, dl.Handler, dl.Topic, dl.Source, dl.Entity,
-					dl.ExternalID, dl.Attempts, dl.LastSeen.Format(time.RFC3339), abbreviate(firstLine(dl.Reason), 60))
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			if int64(len(dls)) == limit {
-				fprintf(g.stdout, "more: crmhub dlq list --after %d\n", dls[len(dls)-1].ID)
-			}
-			return nil
+			return g.readStore(cmd.Context(), func(s *store.Store) error {
+				dls, err := s.DeadLetters(cmd.Context(), after, int(limit))
+				if err != nil {
+					return err
+				}
+				return dlqListing.print(g.stdout, dls, asJSON, int64(len(dls)) == limit)
+			})
 		},
 	}
 	cmd.Flags().Int64Var(&after, "after", 0, "list dead letters with an id greater than this")
 	cmd.Flags().Int64Var(&limit, "limit", 50, "at most this many")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
 	return cmd
+}
+
+// dlqListing is how `crmhub dlq list` prints dead letters.
+var dlqListing = listing[store.DeadLetter]{
+	empty:  "no dead letters",
+	header: "ID\tSTAGE\tTOPIC\tRECORD\tATTEMPTS\tLAST SEEN\tREASON",
+	row: func(dl store.DeadLetter) []any {
+		return []any{dl.ID, dl.Handler, dl.Topic, dl.Source + "/" + string(dl.Entity) + "/" + dl.ExternalID, dl.Attempts,
+			dl.LastSeen.Format(time.RFC3339), abbreviate(firstLine(dl.Reason), 60)}
+	},
+	next: func(dl store.DeadLetter) string { return fmt.Sprintf("crmhub dlq list --after %d", dl.ID) },
 }
 
 func newDLQShowCmd(g *globals) *cobra.Command {

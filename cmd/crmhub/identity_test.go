@@ -25,8 +25,12 @@ fields:
   birthday: {from: dob, transform: "date(2006-01-02)"}
   address.city: city
 `)
-	cfg = writeFile(t, dir, "c.yaml", `store: {driver: sqlite, dsn: crmhub.db}
-sources:
+	cfg = writeFile(t, dir, "c.yaml", "store: {driver: sqlite, dsn: crmhub.db}\n"+peopleSources)
+	return dir, cfg
+}
+
+// peopleSources are identityFixture's two file sources and its rules.
+const peopleSources = `sources:
   - name: shop
     type: file
     mapping: people.yaml
@@ -36,9 +40,7 @@ sources:
     format: ndjson
 identity:
   match: [email, phone, {fuzzy: [name, birthday, address], threshold: 0.95}]
-`)
-	return dir, cfg
-}
+`
 
 func profileOf(t *testing.T, dir, source, id string) string {
 	t.Helper()

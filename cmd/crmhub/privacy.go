@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -267,37 +266,13 @@ func newPrivacyRequestsCmd(g *globals) *cobra.Command {
 		Short: "List privacy requests with their status, oldest first",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			app, err := g.open(ctx, false)
-			if err != nil {
-				return err
-			}
-			defer app.close()
-			reqs, err := app.store.PrivacyRequests(ctx, after, limit)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return json.NewEncoder(g.stdout).Encode(reqs)
-			}
-			if len(reqs) == 0 {
-				fprintf(g.stdout, "no privacy requests\n")
-				return nil
-			}
-			tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
-			fprintf(tw, "ID\tKIND\tSOURCE\tSTATUS\tRECEIVED\tPROFILES\tERROR\n")
-			for _, r := range reqs {
-				sum, _ := privacy.ReadSummary(r)
-				fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.ID, r.Kind, orDash(r.Source), r.Status,
-					r.CreatedAt.Format(time.RFC3339), len(sum.Profiles), abbreviate(firstLine(r.Error), 60))
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			if len(reqs) == limit {
-				fprintf(g.stdout, "more: crmhub privacy requests --after %s\n", reqs[len(reqs)-1].ID)
-			}
-			return nil
+			return g.readStore(cmd.Context(), func(s *store.Store) error {
+				reqs, err := s.PrivacyRequests(cmd.Context(), after, limit)
+				if err != nil {
+					return err
+				}
+				return privacyListing.print(g.stdout, reqs, asJSON, len(reqs) == limit)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&after, "after", "", "list requests with an id greater than this")
@@ -321,27 +296,23 @@ may find the person by (source identities, SHA-256 of normalized emails and of p
 digits). A destination carries out its pending tasks in the system it pushes to.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			app, err := g.open(ctx, false)
-			if err != nil {
-				return err
-			}
-			defer app.close()
-			tasks, err := app.store.ErasureTasks(ctx, destination, status, after, limit)
-			if err != nil {
-				return err
-			}
-			enc := json.NewEncoder(g.stdout)
-			for _, t := range tasks {
-				line := struct {
-					store.ErasureTask
-					Subject json.RawMessage `json:"subject,omitempty"`
-				}{t, t.Subject}
-				if err := enc.Encode(line); err != nil {
+			return g.readStore(cmd.Context(), func(s *store.Store) error {
+				tasks, err := s.ErasureTasks(cmd.Context(), destination, status, after, limit)
+				if err != nil {
 					return err
 				}
-			}
-			return nil
+				enc := json.NewEncoder(g.stdout)
+				for _, t := range tasks {
+					line := struct {
+						store.ErasureTask
+						Subject json.RawMessage `json:"subject,omitempty"`
+					}{t, t.Subject}
+					if err := enc.Encode(line); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&destination, "destination", "", "only this destination's tasks")
@@ -349,6 +320,18 @@ digits). A destination carries out its pending tasks in the system it pushes to.
 	cmd.Flags().Int64Var(&after, "after", 0, "list tasks with an id greater than this")
 	cmd.Flags().IntVar(&limit, "limit", 500, "at most this many")
 	return cmd
+}
+
+// privacyListing is how `crmhub privacy requests` prints requests.
+var privacyListing = listing[store.PrivacyRequest]{
+	empty:  "no privacy requests",
+	header: "ID\tKIND\tSOURCE\tSTATUS\tRECEIVED\tPROFILES\tERROR",
+	row: func(r store.PrivacyRequest) []any {
+		sum, _ := privacy.ReadSummary(r)
+		return []any{r.ID, r.Kind, orDash(r.Source), r.Status, r.CreatedAt.Format(time.RFC3339), len(sum.Profiles),
+			abbreviate(firstLine(r.Error), 60)}
+	},
+	next: func(r store.PrivacyRequest) string { return "crmhub privacy requests --after " + r.ID },
 }
 
 func orDash(s string) string {

@@ -20,23 +20,9 @@ import (
 	"github.com/crmhub/crmhub/store/storetest"
 )
 
-const privacyConfig = `store: {driver: sqlite, dsn: crmhub.db}
-bus: {driver: sqlite}
-http: {listen: "127.0.0.1:0"}
-log: {level: info, format: text}
-sources:
-  - name: main-store
-    type: shopify
-    shop: example.myshopify.com
-    access_token: ${CRMHUB_TEST_SHOPIFY_TOKEN}
-    webhook_secret: ${CRMHUB_TEST_WEBHOOK_SECRET}
-    base_url: BASE_URL
+const privacyConfig = shopConfig + `    base_url: BASE_URL
     default_region: AE
-destinations:
-  - name: shopify-tags
-    type: shopify
-    source: main-store
-    push: [tags]
+` + tagsDestination + `    push: [tags]
 `
 
 // post delivers a signed webhook of topic to the running server.

@@ -20,7 +20,9 @@ import (
 	"github.com/crmhub/crmhub/store"
 )
 
-const runConfig = `store: {driver: sqlite, dsn: crmhub.db}
+// shopConfig is a config with one source, the shop main-store, whose
+// keys a test may add to.
+const shopConfig = `store: {driver: sqlite, dsn: crmhub.db}
 bus: {driver: sqlite}
 http: {listen: "127.0.0.1:0"}
 log: {level: info, format: text}
@@ -30,7 +32,18 @@ sources:
     shop: example.myshopify.com
     access_token: ${CRMHUB_TEST_SHOPIFY_TOKEN}
     webhook_secret: ${CRMHUB_TEST_WEBHOOK_SECRET}
-    webhook_secrets_previous: ["${CRMHUB_TEST_WEBHOOK_SECRET_OLD}"]
+`
+
+// runConfig is shopConfig with a webhook secret being rotated out.
+const runConfig = shopConfig + `    webhook_secrets_previous: ["${CRMHUB_TEST_WEBHOOK_SECRET_OLD}"]
+`
+
+// tagsDestination is a destinations section with the shopify destination
+// shopify-tags on main-store, whose keys a test may add to.
+const tagsDestination = `destinations:
+  - name: shopify-tags
+    type: shopify
+    source: main-store
 `
 
 // running is a `crmhub run` in a goroutine.

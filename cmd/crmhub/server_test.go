@@ -44,17 +44,7 @@ func TestAPIMergesAndExportsAsTheCLI(t *testing.T) {
 	runCfg := writeFile(t, dir, "run.yaml", `store: {driver: sqlite, dsn: crmhub.db}
 bus: {driver: sqlite}
 http: {listen: "127.0.0.1:0", page_size_max: 2, rate_limit: 50, rate_burst: 50}
-sources:
-  - name: shop
-    type: file
-    mapping: people.yaml
-  - name: erp
-    type: file
-    mapping: people.yaml
-    format: ndjson
-identity:
-  match: [email, phone, {fuzzy: [name, birthday, address], threshold: 0.95}]
-`)
+`+peopleSources)
 	run := startRun(t, runCfg)
 	defer func() { require.Equal(t, exitOK, run.stop(t)) }()
 	call := func(method, path, body string) (int, []byte) {

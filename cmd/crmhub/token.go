@@ -1,10 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -72,34 +70,26 @@ func newTokenListCmd(g *globals) *cobra.Command {
 		Short: "List API tokens, revoked ones included (never their secrets)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			app, err := g.open(ctx, false)
-			if err != nil {
-				return err
-			}
-			defer app.close()
-			toks, err := app.store.Tokens(ctx)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return json.NewEncoder(g.stdout).Encode(tokenViews(toks))
-			}
-			if len(toks) == 0 {
-				fprintf(g.stdout, "no tokens; make one with: crmhub token create --name NAME --scope read\n")
-				return nil
-			}
-			tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
-			fprintf(tw, "ID\tNAME\tSCOPE\tCREATED\tLAST USED\tREVOKED\n")
-			for _, v := range tokenViews(toks) {
-				fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.Name, v.Scope, v.CreatedAt.Format(time.RFC3339),
-					timeOrDash(v.LastUsedAt), timeOrDash(v.RevokedAt))
-			}
-			return tw.Flush()
+			return g.readStore(cmd.Context(), func(s *store.Store) error {
+				toks, err := s.Tokens(cmd.Context())
+				if err != nil {
+					return err
+				}
+				return tokenListing.print(g.stdout, tokenViews(toks), asJSON, false)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
 	return cmd
+}
+
+// tokenListing is how `crmhub token list` prints tokens.
+var tokenListing = listing[tokenView]{
+	empty:  "no tokens; make one with: crmhub token create --name NAME --scope read",
+	header: "ID\tNAME\tSCOPE\tCREATED\tLAST USED\tREVOKED",
+	row: func(v tokenView) []any {
+		return []any{v.ID, v.Name, v.Scope, v.CreatedAt.Format(time.RFC3339), timeOrDash(v.LastUsedAt), timeOrDash(v.RevokedAt)}
+	},
 }
 
 // tokenView is a token as `crmhub token list` shows it.
