@@ -53,21 +53,6 @@ func (r reader) EachCustomer(ctx context.Context, opts ExportOptions, fn func(cr
 	})
 }
 
-// EachCustomerJSON is EachCustomer with each profile as json.Marshal
-// writes a crmhub.Customer, and a newline: the lines of an NDJSON export.
-// It writes a line from the profile's stored document, without decoding
-// it and encoding it again, which is most of what such an export costs
-// otherwise; a document in another shape (PostgreSQL's jsonb keeps its own
-// order) is decoded and encoded. fn must not keep line after it returns.
-func (r reader) EachCustomerJSON(ctx context.Context, opts ExportOptions, fn func(line []byte) error) error {
-	var line []byte
-	return r.eachCustomerPage(ctx, opts, func(p *customerPage) error {
-		var err error
-		line, err = p.eachLine(opts, line, fn)
-		return err
-	})
-}
-
 // eachLine calls fn with the NDJSON line of every profile of p that opts'
 // segment keeps, written in buf, which it returns for reuse.
 func (p *customerPage) eachLine(opts ExportOptions, buf []byte, fn func(line []byte) error) ([]byte, error) {
@@ -162,11 +147,18 @@ func (s *Store) EachCustomer(ctx context.Context, opts ExportOptions, fn func(cr
 	return s.InReadTx(ctx, func(tx *ReadTx) error { return tx.EachCustomer(ctx, opts, fn) })
 }
 
-// EachCustomerJSON is reader.EachCustomerJSON in a read transaction of
-// its own, for the same reason as EachCustomer. The transaction is read on
-// a goroutine of its own, a page ahead of fn, which runs on the caller's
-// with the writing of the lines: reading the store and writing the export
-// then take the time of the slower of the two, not their sum.
+// EachCustomerJSON is EachCustomer with each profile as json.Marshal
+// writes a crmhub.Customer, and a newline: the lines of an NDJSON export.
+// It writes a line from the profile's stored document, without decoding
+// it and encoding it again, which is most of what such an export costs
+// otherwise; a document in another shape (PostgreSQL's jsonb keeps its own
+// order) is decoded and encoded. fn must not keep line after it returns.
+//
+// The profiles are read in a read transaction of its own, for the same
+// reason as EachCustomer, on a goroutine of its own, a page ahead of fn,
+// which runs on the caller's with the writing of the lines: reading the
+// store and writing the export then take the time of the slower of the
+// two, not their sum.
 func (s *Store) EachCustomerJSON(ctx context.Context, opts ExportOptions, fn func(line []byte) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
