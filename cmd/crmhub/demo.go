@@ -462,16 +462,7 @@ func (d *demo) deliver(ctx context.Context, client *http.Client, base string, w 
 	h.Set(shopify.HeaderShopDomain, sample.ShopDomain)
 	h.Set(shopify.HeaderAPIVersion, config.DefaultShopifyAPIVersion)
 	h.Set(shopify.HeaderTriggeredAt, w.TriggeredAt)
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("deliver webhook %s: %w", w.WebhookID, err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("deliver webhook %s (%s): crmhub answered %s", w.WebhookID, w.Topic, resp.Status)
-	}
-	return nil
+	return postOK(client, req, "deliver webhook "+w.WebhookID+" ("+w.Topic+")")
 }
 
 // demoERPTopic marks the ERP's records in what the demo fed, and
@@ -502,16 +493,7 @@ func (d *demo) deliverERP(ctx context.Context, client *http.Client, base string,
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(webhook.DefaultSignatureHeader, webhook.Sign(d.secret, body))
 	req.Header.Set(webhook.HeaderIdempotencyKey, "demo-"+hex.EncodeToString(sum[:16]))
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("deliver the ERP's records: %w", err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("deliver the ERP's records: crmhub answered %s", resp.Status)
-	}
-	return nil
+	return postOK(client, req, "deliver the ERP's records")
 }
 
 // demoLeadsTopic marks the page's leads in what the demo fed, and
@@ -552,14 +534,20 @@ func (d *demo) deliverLeads(ctx context.Context, client *http.Client, base strin
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(meta.HeaderSignature, meta.Sign(d.secret, body))
+	return postOK(client, req, "deliver the page's leads")
+}
+
+// postOK sends a delivery the demo made, and fails unless crmhub answers
+// 200; what names the delivery in the error.
+func postOK(client *http.Client, req *http.Request, what string) error {
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("deliver the page's leads: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("deliver the page's leads: crmhub answered %s", resp.Status)
+		return fmt.Errorf("%s: crmhub answered %s", what, resp.Status)
 	}
 	return nil
 }
