@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -62,6 +63,29 @@ func ReadDelivery(w http.ResponseWriter, r *http.Request, log *slog.Logger) ([]b
 	}
 	http.Error(w, "cannot read the request body", http.StatusBadRequest)
 	return nil, false
+}
+
+// ByName builds a receiver's sources by their names: name says a
+// source's name, build what the receiver keeps of it, or why it cannot
+// take it. A source without a name, one given twice and one build refuses
+// are errors, prefixed with what (the receiver, "meta webhooks").
+func ByName[S, T any](what string, sources []S, name func(S) string, build func(S) (T, error)) (map[string]T, error) {
+	out := make(map[string]T, len(sources))
+	for _, s := range sources {
+		n := name(s)
+		if n == "" {
+			return nil, fmt.Errorf("%s: a source without a name", what)
+		}
+		if _, dup := out[n]; dup {
+			return nil, fmt.Errorf("%s: source %s given twice", what, n)
+		}
+		t, err := build(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: source %s: %w", what, n, err)
+		}
+		out[n] = t
+	}
+	return out, nil
 }
 
 // Keys returns the non-empty secrets as HMAC keys.

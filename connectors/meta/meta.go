@@ -112,28 +112,25 @@ func New(in Ingester, log *slog.Logger, sources ...Source) (*Receiver, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Receiver{sources: map[string]source{}, in: in, log: log.With("connector", SourceType)}
-	for _, s := range sources {
-		switch {
-		case s.Name == "":
-			return nil, errors.New("meta webhooks: a source without a name")
-		case s.Rules == nil:
-			return nil, fmt.Errorf("meta webhooks: source %s has no mapping", s.Name)
-		case s.Leads == nil:
-			return nil, fmt.Errorf("meta webhooks: source %s has no Graph API client", s.Name)
-		case s.VerifyToken == "":
-			return nil, fmt.Errorf("meta webhooks: source %s has no verify token", s.Name)
-		}
-		if _, dup := r.sources[s.Name]; dup {
-			return nil, fmt.Errorf("meta webhooks: source %s given twice", s.Name)
-		}
-		src := source{Source: s, keys: connectors.Keys(s.AppSecrets)}
-		if len(src.keys) == 0 {
-			return nil, fmt.Errorf("meta webhooks: source %s has no app secret", s.Name)
-		}
-		r.sources[s.Name] = src
+	srcs, err := connectors.ByName("meta webhooks", sources, func(s Source) string { return s.Name },
+		func(s Source) (source, error) {
+			src := source{Source: s, keys: connectors.Keys(s.AppSecrets)}
+			switch {
+			case s.Rules == nil:
+				return src, errors.New("no mapping")
+			case s.Leads == nil:
+				return src, errors.New("no Graph API client")
+			case s.VerifyToken == "":
+				return src, errors.New("no verify token")
+			case len(src.keys) == 0:
+				return src, errors.New("no app secret")
+			}
+			return src, nil
+		})
+	if err != nil {
+		return nil, err
 	}
-	return r, nil
+	return &Receiver{sources: srcs, in: in, log: log.With("connector", SourceType)}, nil
 }
 
 // received is the answer to a landed delivery.

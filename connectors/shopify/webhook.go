@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -69,26 +68,18 @@ func NewWebhooks(in Ingester, log *slog.Logger, sources ...WebhookSource) (*Webh
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	w := &Webhooks{sources: map[string]webhookSource{}, in: in, log: log.With("connector", SourceType)}
-	for _, s := range sources {
-		if s.Name == "" {
-			return nil, errors.New("shopify webhooks: a source without a name")
-		}
-		if _, dup := w.sources[s.Name]; dup {
-			return nil, fmt.Errorf("shopify webhooks: source %s given twice", s.Name)
-		}
-		ws := webhookSource{name: s.Name, shop: s.Shop}
-		for _, k := range s.Secrets {
-			if k != "" {
-				ws.keys = append(ws.keys, []byte(k))
+	srcs, err := connectors.ByName("shopify webhooks", sources, func(s WebhookSource) string { return s.Name },
+		func(s WebhookSource) (webhookSource, error) {
+			ws := webhookSource{name: s.Name, shop: s.Shop, keys: connectors.Keys(s.Secrets)}
+			if len(ws.keys) == 0 {
+				return ws, errors.New("no webhook secret")
 			}
-		}
-		if len(ws.keys) == 0 {
-			return nil, fmt.Errorf("shopify webhooks: source %s has no webhook secret", s.Name)
-		}
-		w.sources[s.Name] = ws
+			return ws, nil
+		})
+	if err != nil {
+		return nil, err
 	}
-	return w, nil
+	return &Webhooks{sources: srcs, in: in, log: log.With("connector", SourceType)}, nil
 }
 
 // Pattern is where Webhooks is served (Go 1.22 ServeMux syntax).

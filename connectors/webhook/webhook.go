@@ -94,27 +94,24 @@ func New(in Ingester, log *slog.Logger, sources ...Source) (*Receiver, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Receiver{sources: map[string]source{}, in: in, log: log.With("connector", SourceType)}
-	for _, s := range sources {
-		switch {
-		case s.Name == "":
-			return nil, errors.New("webhooks: a source without a name")
-		case s.Rules == nil:
-			return nil, fmt.Errorf("webhooks: source %s has no mapping", s.Name)
-		}
-		if _, dup := r.sources[s.Name]; dup {
-			return nil, fmt.Errorf("webhooks: source %s given twice", s.Name)
-		}
-		if s.SignatureHeader == "" {
-			s.SignatureHeader = DefaultSignatureHeader
-		}
-		src := source{Source: s, keys: connectors.Keys(s.Secrets)}
-		if len(src.keys) == 0 {
-			return nil, fmt.Errorf("webhooks: source %s has no secret", s.Name)
-		}
-		r.sources[s.Name] = src
+	srcs, err := connectors.ByName("webhooks", sources, func(s Source) string { return s.Name },
+		func(s Source) (source, error) {
+			if s.SignatureHeader == "" {
+				s.SignatureHeader = DefaultSignatureHeader
+			}
+			src := source{Source: s, keys: connectors.Keys(s.Secrets)}
+			switch {
+			case s.Rules == nil:
+				return src, errors.New("no mapping")
+			case len(src.keys) == 0:
+				return src, errors.New("no secret")
+			}
+			return src, nil
+		})
+	if err != nil {
+		return nil, err
 	}
-	return r, nil
+	return &Receiver{sources: srcs, in: in, log: log.With("connector", SourceType)}, nil
 }
 
 // received is the answer to a landed delivery.
